@@ -1,0 +1,52 @@
+//! # workwise: concurrency with the advice built in
+//!
+//! The well-known rules of concurrent programming are the defaults here:
+//! pick the model by the work, bound every pool and queue, give every wait a
+//! timeout, turn a panicking task into an error value, name your threads, and
+//! shut pools down when they go out of scope.
+//!
+//! ## Which model for which work
+//!
+//! | The work | Model | In workwise |
+//! |---|---|---|
+//! | Web scraping, file I/O, database calls: mostly waiting | threads, more than cores | [`Pool::io`] (elastic, `min(32, cores + 4)`) |
+//! | Image processing, number crunching, data analysis | one thread per core, work-stealing | [`Pool::cpu`] |
+//! | Thousands of simultaneous connections | an async runtime | await a [`TaskHandle`] from tokio; blocking calls go to [`Pool::io`] |
+//! | Small, fast, or step-by-step dependent work | a plain loop | [`Workload::Sequential`] |
+//!
+//! Python needs processes for CPU work because of its global interpreter
+//! lock; Rust threads run truly in parallel, so [`Pool::cpu`] is the answer
+//! there, and the compiler rejects the data races that make shared state
+//! dangerous (a closure that is not `Send` cannot be submitted at all).
+//!
+//! ## Hello, pool
+//!
+//! ```
+//! use std::time::Duration;
+//! use workwise::{Pool, TaskError};
+//!
+//! let pool = Pool::io().name("fetch").build()?;     // bounded, named, sized
+//! let mut h = pool.submit(|| "page body".len());
+//! assert_eq!(h.wait_timeout(Duration::from_secs(30)), Ok(9));
+//!
+//! let bad = pool.submit(|| -> usize { panic!("parse error") });
+//! assert!(matches!(bad.wait(), Err(TaskError::Panicked { .. })));
+//!
+//! let squares: Vec<u32> = pool.map(1..=3u32, |x| x * x).map(Result::unwrap).collect();
+//! assert_eq!(squares, [1, 4, 9]);
+//! # Ok::<(), workwise::BuildError>(())
+//! ```
+//!
+//! Dropping `pool` finishes its queued tasks and joins its threads.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+mod iter;
+mod pool;
+mod task;
+mod workload;
+
+pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
+pub use pool::{BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_THREADS};
+pub use task::{TaskError, TaskHandle};
+pub use workload::{available_cores, Workload};

@@ -1,0 +1,387 @@
+//! Thread pools: [`Pool::io`] (elastic, for waiting) and [`Pool::cpu`]
+//! (one thread per core, work-stealing, for computing).
+
+mod builder;
+mod core;
+mod scope;
+mod stats;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use builder::{BuildError, PoolBuilder, MAX_THREADS};
+pub(crate) use core::{lock, wait_until};
+use core::{Refused, Shared};
+pub use scope::Scope;
+pub use stats::PoolStats;
+
+use crate::task::{TaskCell, TaskError, TaskHandle};
+use crate::Workload;
+
+/// A sized, bounded, named thread pool that shuts down when dropped.
+///
+/// Pick the pool by the work: [`Pool::io`] for tasks that mostly wait,
+/// [`Pool::cpu`] for tasks that mostly compute. Every pool is bounded (a full
+/// queue makes `submit` wait), every task's panic becomes a
+/// [`TaskError::Panicked`], and dropping the pool finishes the queued work and
+/// joins its threads, as a `with ThreadPoolExecutor()` block does.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::Pool;
+///
+/// let pool = Pool::io().name("fetch").build()?;
+/// let handles: Vec<_> = (1..=3).map(|i| pool.submit(move || i * 10)).collect();
+/// let total: i32 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
+/// assert_eq!(total, 60);
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+pub struct Pool {
+    shared: Arc<Shared>,
+    workload: Workload,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.name())
+            .field("workload", &self.workload)
+            .field("max_workers", &self.max_workers())
+            .finish()
+    }
+}
+
+/// Why [`Pool::try_submit`] refused a task; it hands the task back.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::{Pool, TrySubmitError};
+///
+/// let pool = Pool::io().build()?;
+/// pool.shutdown();
+/// match pool.try_submit(|| 1) {
+///     Err(TrySubmitError::Closed(task)) => assert_eq!(task(), 1),
+///     _ => panic!("a shut-down pool takes no work"),
+/// }
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+#[non_exhaustive]
+pub enum TrySubmitError<F> {
+    /// The queue is at its capacity.
+    Full(F),
+    /// The pool was shut down.
+    Closed(F),
+}
+
+impl<F> TrySubmitError<F> {
+    /// The task that was refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = workwise::TrySubmitError::Full(7);
+    /// assert_eq!(err.into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> F {
+        match self {
+            TrySubmitError::Full(f) | TrySubmitError::Closed(f) => f,
+        }
+    }
+}
+
+impl<F> fmt::Debug for TrySubmitError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySubmitError::Full(_) => f.write_str("Full(..)"),
+            TrySubmitError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<F> fmt::Display for TrySubmitError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySubmitError::Full(_) => f.write_str(
+                "the pool's queue is full: wait with submit, retry later, or raise queue_capacity",
+            ),
+            TrySubmitError::Closed(_) => {
+                f.write_str("the pool was shut down: it takes no new tasks")
+            }
+        }
+    }
+}
+
+impl<F> std::error::Error for TrySubmitError<F> {}
+
+impl Pool {
+    /// A builder for an elastic pool for I/O-bound work.
+    ///
+    /// Threads start on demand, up to `min(32, cores + 4)` by default (the
+    /// rule of Python's `ThreadPoolExecutor`), and exit after 60 s idle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().build()?;
+    /// assert_eq!(pool.submit(|| "waited").wait(), Ok("waited"));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn io() -> PoolBuilder {
+        PoolBuilder::new(Workload::Io)
+    }
+
+    /// A builder for a work-stealing pool for CPU-bound work: one thread per
+    /// core, each with its own deque, started with the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::cpu().build()?;
+    /// assert_eq!(pool.max_workers(), workwise::available_cores());
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    ///
+    /// # Warning
+    ///
+    /// Tasks that block (sleep, network, disk) hold a core's only thread: put
+    /// them on [`Pool::io`].
+    pub fn cpu() -> PoolBuilder {
+        PoolBuilder::new(Workload::Cpu)
+    }
+
+    /// A builder for the pool that suits `workload`; `Async` and `Process`
+    /// give a [`BuildError`] that names the right tool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{Pool, Workload};
+    ///
+    /// let one = Pool::for_workload(Workload::Sequential).build()?;
+    /// assert_eq!(one.max_workers(), 1);
+    /// assert!(Pool::for_workload(Workload::Async).build().is_err());
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn for_workload(workload: Workload) -> PoolBuilder {
+        PoolBuilder::new(workload)
+    }
+
+    /// Runs `f` on the pool and returns a handle to its result.
+    ///
+    /// When the queue is full this waits for space (a bounded queue is what
+    /// keeps a fast producer from eating memory); from a worker of this same
+    /// pool it never waits, so tasks may submit subtasks freely. After
+    /// [`shutdown`](Pool::shutdown) the handle gives [`TaskError::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::cpu().build()?;
+    /// let h = pool.submit(|| (1..=10).sum::<u32>());
+    /// assert_eq!(h.wait(), Ok(55));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// One allocation and a push; see the bench rows `pool.submit_wait` and
+    /// `pool.roundtrip`.
+    pub fn submit<F, T>(&self, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let internal = self.shared.on_own_worker();
+        match self.shared.reserve(true, internal) {
+            Ok(()) => self.push_reserved(f),
+            Err(_) => TaskHandle::failed(TaskError::Closed),
+        }
+    }
+
+    /// Like [`submit`](Pool::submit), but never waits: a full queue or a
+    /// closed pool hands the task back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use workwise::{Pool, TrySubmitError};
+    ///
+    /// let pool = Pool::io().max_workers(1).queue_capacity(1).build()?;
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let running = pool.submit(move || rx.recv().ok());
+    /// // Wait until the worker holds the first task, so the queue is empty.
+    /// while pool.stats().queued > 0 { std::thread::yield_now(); }
+    /// let queued = pool.try_submit(|| 2).ok().unwrap();
+    /// assert!(matches!(pool.try_submit(|| 3), Err(TrySubmitError::Full(_))));
+    /// tx.send(()).unwrap();
+    /// assert!(running.wait().is_ok());
+    /// assert_eq!(queued.wait(), Ok(2));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::Full`] or [`TrySubmitError::Closed`], with the task.
+    pub fn try_submit<F, T>(&self, f: F) -> Result<TaskHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let internal = self.shared.on_own_worker();
+        match self.shared.reserve(false, internal) {
+            Ok(()) => Ok(self.push_reserved(f)),
+            Err(Refused::Full) => Err(TrySubmitError::Full(f)),
+            Err(Refused::Closed) => Err(TrySubmitError::Closed(f)),
+        }
+    }
+
+    fn push_reserved<F, T>(&self, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let stamp = self.shared.cfg.timing.then(Instant::now);
+        let cell = Arc::new(TaskCell::new(f, stamp));
+        self.shared.push(cell.clone());
+        TaskHandle::from_cell(cell)
+    }
+
+    /// Finishes every queued task, then stops the workers and waits for them.
+    ///
+    /// Later submissions give [`TaskError::Closed`]. Called from one of this
+    /// pool's own workers it closes the pool without waiting (a thread cannot
+    /// wait for itself). Dropping the pool does the same as this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{Pool, TaskError};
+    ///
+    /// let pool = Pool::io().build()?;
+    /// let h = pool.submit(|| 1);
+    /// pool.shutdown();
+    /// assert_eq!(h.wait(), Ok(1));
+    /// assert_eq!(pool.submit(|| 2).wait(), Err(TaskError::Closed));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.shared.close(false);
+        self.shared.join_workers();
+    }
+
+    /// Cancels every task that has not started (their handles give
+    /// [`TaskError::Cancelled`]), waits for running ones, and stops.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use workwise::{Pool, TaskError};
+    ///
+    /// let pool = Pool::io().max_workers(1).build()?;
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let (started_tx, started) = mpsc::channel::<()>();
+    /// let running = pool.submit(move || { started_tx.send(()).unwrap(); rx.recv().ok() });
+    /// let queued = pool.submit(|| 2);
+    /// started.recv().unwrap();
+    /// let releaser = std::thread::spawn(move || tx.send(()));
+    /// pool.shutdown_now();
+    /// releaser.join().unwrap().unwrap();
+    /// assert_eq!(running.wait(), Ok(Some(())));
+    /// assert_eq!(queued.wait(), Err(TaskError::Cancelled));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn shutdown_now(&self) {
+        self.shared.close(true);
+        self.shared.join_workers();
+    }
+
+    /// A snapshot of the pool's counters and times.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().build()?;
+    /// pool.submit(|| ()).wait().unwrap();
+    /// assert_eq!(pool.stats().completed, 1);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn stats(&self) -> PoolStats {
+        self.shared.stats()
+    }
+
+    /// The most worker threads this pool runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().max_workers(3).build()?;
+    /// assert_eq!(pool.max_workers(), 3);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn max_workers(&self) -> usize {
+        self.shared.cfg.max_workers
+    }
+
+    /// The pool's name, the prefix of its threads' names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::cpu().name("render").build()?;
+    /// assert_eq!(pool.name(), "render");
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.shared.cfg.name
+    }
+
+    /// The workload the pool was built for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::cpu().build()?;
+    /// assert_eq!(pool.workload(), workwise::Workload::Cpu);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn workload(&self) -> Workload {
+        self.workload
+    }
+
+    /// The queue's capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().queue_capacity(10).build()?;
+    /// assert_eq!(pool.queue_capacity(), 10);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn queue_capacity(&self) -> usize {
+        self.shared.cfg.capacity
+    }
+
+    /// Why the pool last failed to start a thread, if it ever did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().build()?;
+    /// assert_eq!(pool.last_spawn_error(), None);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn last_spawn_error(&self) -> Option<String> {
+        self.shared.spawn_error()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,526 @@
+//! Task handles: the result of a task to come, and the errors a task can end in.
+//!
+//! # Protocol
+//!
+//! A task lives in one shared cell that both the pool (as a job) and the
+//! [`TaskHandle`] (as a completion) point at.
+//!
+//! 1. The cell's stage moves `Pending -> Running -> Done -> Taken`, or
+//!    `Pending -> Done(Cancelled)`; every move happens under the cell's mutex,
+//!    so exactly one of "a worker starts it" and "`cancel` stops it" wins.
+//! 2. The `done` flag is set (release) after the result is stored and before
+//!    the waiter is woken; readers that see it (acquire) find the result.
+//! 3. A waiter (a parked thread or an async waker) is registered under the
+//!    mutex only while the stage is not `Done`; whoever stores the result takes
+//!    the waiter under the same lock and wakes it after unlocking, so no wake-up
+//!    is lost.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+/// Why a task gave no value.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::{Pool, TaskError};
+///
+/// let pool = Pool::io().build()?;
+/// let handle = pool.submit(|| -> u32 { panic!("bad row 7") });
+/// match handle.wait() {
+///     Err(TaskError::Panicked { message }) => assert!(message.contains("bad row 7")),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; the pool caught the panic and kept its worker.
+    Panicked {
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// The wait ran out of time; the task itself goes on.
+    TimedOut,
+    /// The task was cancelled before it started, and never ran.
+    Cancelled,
+    /// The pool was shut down before the task was accepted; it never ran.
+    Closed,
+    /// The result was already taken from this handle by an earlier wait.
+    ResultTaken,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked { message } => write!(f, "the task panicked: {message}"),
+            TaskError::TimedOut => f.write_str(
+                "the wait timed out; the task still runs: wait again, or cancel it if it has not started",
+            ),
+            TaskError::Cancelled => f.write_str("the task was cancelled before it started"),
+            TaskError::Closed => f.write_str(
+                "the pool was shut down before the task was accepted: submit before calling shutdown",
+            ),
+            TaskError::ResultTaken => {
+                f.write_str("the result was already taken from this handle by an earlier wait")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// Runs `f`, turning a panic into [`TaskError::Panicked`].
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, TaskError> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| TaskError::Panicked {
+        message: panic_message(&*p),
+    })
+}
+
+/// What running a job did, for the pool's statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Completed,
+    Panicked,
+    /// It had been cancelled through its handle before a worker reached it.
+    Skipped,
+}
+
+/// The pool's view of a task: something to run once, or to cancel.
+pub(crate) trait Job: Send + Sync {
+    fn run(self: Arc<Self>) -> Outcome;
+    /// Resolves the task with `why` if it has not started; returns whether it did.
+    fn cancel_with(&self, why: TaskError) -> bool;
+    fn submitted_at(&self) -> Option<Instant>;
+}
+
+pub(crate) type JobRef = Arc<dyn Job>;
+
+/// The handle's view of a task.
+trait Completion<T>: Send + Sync {
+    fn done(&self) -> &AtomicBool;
+    fn take(&self) -> Option<Result<T, TaskError>>;
+    /// Registers `waiter` unless the task is done; returns false when done.
+    fn set_waiter(&self, waiter: Waiter) -> bool;
+    fn cancel_with(&self, why: TaskError) -> bool;
+}
+
+pub(crate) enum Waiter {
+    Thread(Thread),
+    Waker(Waker),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Waiter::Thread(t) => t.unpark(),
+            Waiter::Waker(w) => w.wake(),
+        }
+    }
+}
+
+enum Stage<F, T> {
+    Pending(F),
+    Running,
+    Done(Result<T, TaskError>),
+    Taken,
+}
+
+struct Slot<F, T> {
+    stage: Stage<F, T>,
+    waiter: Option<Waiter>,
+}
+
+pub(crate) struct TaskCell<F, T> {
+    done: AtomicBool,
+    submitted_at: Option<Instant>,
+    slot: Mutex<Slot<F, T>>,
+}
+
+fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
+    // A panic never happens while a cell's lock is held (user code runs
+    // outside it), so poisoning cannot carry a broken state.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<F, T> TaskCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    pub(crate) fn new(f: F, submitted_at: Option<Instant>) -> Self {
+        TaskCell {
+            done: AtomicBool::new(false),
+            submitted_at,
+            slot: Mutex::new(Slot {
+                stage: Stage::Pending(f),
+                waiter: None,
+            }),
+        }
+    }
+
+    /// Stores the result (rule 1 and 2) and wakes the waiter (rule 3).
+    fn finish(&self, result: Result<T, TaskError>) {
+        let waiter = {
+            let mut slot = lock(&self.slot);
+            slot.stage = Stage::Done(result);
+            self.done.store(true, Ordering::Release);
+            slot.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<F, T> Job for TaskCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(self: Arc<Self>) -> Outcome {
+        let f = {
+            let mut slot = lock(&self.slot);
+            match std::mem::replace(&mut slot.stage, Stage::Running) {
+                Stage::Pending(f) => f,
+                other => {
+                    slot.stage = other;
+                    return Outcome::Skipped;
+                }
+            }
+        };
+        let result = catch(f);
+        let outcome = if result.is_ok() {
+            Outcome::Completed
+        } else {
+            Outcome::Panicked
+        };
+        self.finish(result);
+        outcome
+    }
+
+    fn cancel_with(&self, why: TaskError) -> bool {
+        let (f, waiter) = {
+            let mut slot = lock(&self.slot);
+            if !matches!(slot.stage, Stage::Pending(_)) {
+                return false;
+            }
+            let f = std::mem::replace(&mut slot.stage, Stage::Done(Err(why)));
+            self.done.store(true, Ordering::Release);
+            (f, slot.waiter.take())
+        };
+        // The closure (and what it captured) is dropped outside the lock.
+        drop(f);
+        if let Some(w) = waiter {
+            w.wake();
+        }
+        true
+    }
+
+    fn submitted_at(&self) -> Option<Instant> {
+        self.submitted_at
+    }
+}
+
+impl<F, T> Completion<T> for TaskCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn done(&self) -> &AtomicBool {
+        &self.done
+    }
+
+    fn take(&self) -> Option<Result<T, TaskError>> {
+        let mut slot = lock(&self.slot);
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
+            Stage::Done(r) => Some(r),
+            Stage::Taken => Some(Err(TaskError::ResultTaken)),
+            other => {
+                slot.stage = other;
+                None
+            }
+        }
+    }
+
+    fn set_waiter(&self, waiter: Waiter) -> bool {
+        let mut slot = lock(&self.slot);
+        if matches!(slot.stage, Stage::Done(_) | Stage::Taken) {
+            return false;
+        }
+        slot.waiter = Some(waiter);
+        true
+    }
+
+    fn cancel_with(&self, why: TaskError) -> bool {
+        Job::cancel_with(self, why)
+    }
+}
+
+/// A result to come from a task submitted to a pool.
+///
+/// Wait for it with [`wait`](TaskHandle::wait) or
+/// [`wait_timeout`](TaskHandle::wait_timeout), poll it with
+/// [`try_result`](TaskHandle::try_result), or `.await` it: `TaskHandle`
+/// implements [`Future`] through the waker, so async code on any runtime can
+/// await pool work. Dropping a handle detaches the task: it still runs, and
+/// its result is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use workwise::Pool;
+///
+/// let pool = Pool::io().build()?;
+/// let mut handle = pool.submit(|| 6 * 7);
+/// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(42));
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+pub struct TaskHandle<T> {
+    cell: Arc<dyn Completion<T>>,
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> TaskHandle<T> {
+    pub(crate) fn from_cell<F>(cell: Arc<TaskCell<F, T>>) -> Self
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        TaskHandle { cell }
+    }
+
+    /// A handle that is already resolved with `err`.
+    pub(crate) fn failed(err: TaskError) -> Self {
+        TaskHandle {
+            cell: Arc::new(Resolved {
+                done: AtomicBool::new(true),
+                value: Mutex::new(Some(Err(err))),
+            }),
+        }
+    }
+}
+
+/// A completion that was resolved when it was made (a refused submission).
+struct Resolved<T> {
+    done: AtomicBool,
+    value: Mutex<Option<Result<T, TaskError>>>,
+}
+
+impl<T: Send> Completion<T> for Resolved<T> {
+    fn done(&self) -> &AtomicBool {
+        &self.done
+    }
+
+    fn take(&self) -> Option<Result<T, TaskError>> {
+        Some(lock(&self.value).take().unwrap_or(Err(TaskError::ResultTaken)))
+    }
+
+    fn set_waiter(&self, _waiter: Waiter) -> bool {
+        false
+    }
+
+    fn cancel_with(&self, _why: TaskError) -> bool {
+        false
+    }
+}
+
+impl<T> TaskHandle<T> {
+    /// Whether the task has finished (with a value, a panic, or cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().build()?;
+    /// let handle = pool.submit(|| 1);
+    /// let _ = handle.wait();
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.cell.done().load(Ordering::Acquire)
+    }
+
+    /// The result if the task has finished, without waiting; `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().build()?;
+    /// let mut handle = pool.submit(|| 1);
+    /// loop {
+    ///     if let Some(r) = handle.try_result() {
+    ///         assert_eq!(r, Ok(1));
+    ///         break;
+    ///     }
+    ///     std::thread::yield_now();
+    /// }
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn try_result(&mut self) -> Option<Result<T, TaskError>> {
+        if self.is_finished() {
+            self.cell.take()
+        } else {
+            None
+        }
+    }
+
+    /// Cancels the task if it has not started; returns whether it did.
+    ///
+    /// A cancelled task never runs and its handle gives
+    /// [`TaskError::Cancelled`]. A task that already started runs to the end
+    /// (threads cannot be stopped safely from outside).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use workwise::{Pool, TaskError};
+    ///
+    /// let pool = Pool::io().max_workers(1).build()?;
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv().ok());
+    /// let queued = pool.submit(|| "never");
+    /// assert!(queued.cancel());
+    /// tx.send(()).unwrap();
+    /// assert!(blocker.wait().is_ok());
+    /// assert_eq!(queued.wait(), Err(TaskError::Cancelled));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cell.cancel_with(TaskError::Cancelled)
+    }
+
+    /// Blocks until the task finishes and returns its result.
+    ///
+    /// Called on a worker thread of a pool, it runs other queued tasks of that
+    /// pool while it waits, so a task that waits on tasks it submitted cannot
+    /// starve the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::cpu().build()?;
+    /// assert_eq!(pool.submit(|| 2 + 2).wait(), Ok(4));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Panicked`], [`TaskError::Cancelled`] or
+    /// [`TaskError::Closed`] when the task gave no value.
+    pub fn wait(mut self) -> Result<T, TaskError> {
+        self.wait_deadline(None)
+    }
+
+    /// Waits at most `timeout` for the result.
+    ///
+    /// On timeout it returns [`TaskError::TimedOut`] and the task goes on: wait
+    /// again, or [`cancel`](TaskHandle::cancel) it if it has not started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use workwise::{Pool, TaskError};
+    ///
+    /// let pool = Pool::io().build()?;
+    /// let (tx, rx) = mpsc::channel::<u8>();
+    /// let mut handle = pool.submit(move || rx.recv().unwrap());
+    /// assert_eq!(handle.wait_timeout(Duration::from_millis(10)), Err(TaskError::TimedOut));
+    /// tx.send(7).unwrap();
+    /// assert_eq!(handle.wait_timeout(Duration::from_secs(30)), Ok(7));
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::TimedOut`] when the time ran out, or what
+    /// [`wait`](TaskHandle::wait) gives.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
+        self.wait_deadline(Some(Instant::now() + timeout))
+    }
+
+    fn wait_deadline(&mut self, deadline: Option<Instant>) -> Result<T, TaskError> {
+        let done = || self.cell.done().load(Ordering::Acquire);
+        if !crate::pool::wait_until(done, deadline, |t| {
+            self.cell.set_waiter(Waiter::Thread(t))
+        }) {
+            return Err(TaskError::TimedOut);
+        }
+        self.cell.take().unwrap_or(Err(TaskError::ResultTaken))
+    }
+
+    /// Registers `waker` to be woken when the task finishes; false if it has.
+    pub(crate) fn register_waker(&self, waker: Waker) -> bool {
+        self.cell.set_waiter(Waiter::Waker(waker))
+    }
+
+    pub(crate) fn take(&self) -> Option<Result<T, TaskError>> {
+        self.cell.take()
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.is_finished() && self.register_waker(cx.waker().clone()) {
+            return Poll::Pending;
+        }
+        Poll::Ready(self.cell.take().unwrap_or(Err(TaskError::ResultTaken)))
+    }
+}
+
+/// Parks the current thread until `done()` or the deadline; the thread is
+/// registered with `register` (which returns false when already done).
+pub(crate) fn park_until(
+    done: impl Fn() -> bool,
+    deadline: Option<Instant>,
+    register: impl FnOnce(Thread) -> bool,
+) -> bool {
+    if !register(thread::current()) {
+        return true;
+    }
+    loop {
+        if done() {
+            return true;
+        }
+        match deadline {
+            None => thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return done();
+                }
+                thread::park_timeout(d - now);
+            }
+        }
+    }
+}
