@@ -72,12 +72,17 @@ where
     fn learn(&mut self, len: usize, took: Duration) {
         let per_item = took.as_nanos() / len.max(1) as u128;
         let want = TARGET_CHUNK_TIME.as_nanos() / per_item.max(1);
-        self.chunk = usize::try_from(want).unwrap_or(MAX_CHUNK).clamp(1, MAX_CHUNK);
+        self.chunk = usize::try_from(want)
+            .unwrap_or(MAX_CHUNK)
+            .clamp(1, MAX_CHUNK);
     }
 }
 
 /// Turns a finished chunk into its items' results.
-fn unpack<R>(len: usize, r: Result<Chunk<R>, TaskError>) -> (Vec<Result<R, TaskError>>, Option<Duration>) {
+fn unpack<R>(
+    len: usize,
+    r: Result<Chunk<R>, TaskError>,
+) -> (Vec<Result<R, TaskError>>, Option<Duration>) {
     match r {
         Ok((out, took)) => (out, Some(took)),
         // The chunk never ran (the pool was shut down): every item says why.

@@ -339,7 +339,11 @@ impl<T: Send> Completion<T> for Resolved<T> {
     }
 
     fn take(&self) -> Option<Result<T, TaskError>> {
-        Some(lock(&self.value).take().unwrap_or(Err(TaskError::ResultTaken)))
+        Some(
+            lock(&self.value)
+                .take()
+                .unwrap_or(Err(TaskError::ResultTaken)),
+        )
     }
 
     fn set_waiter(&self, _waiter: Waiter) -> bool {
@@ -469,9 +473,7 @@ impl<T> TaskHandle<T> {
 
     fn wait_deadline(&mut self, deadline: Option<Instant>) -> Result<T, TaskError> {
         let done = || self.cell.done().load(Ordering::Acquire);
-        if !crate::pool::wait_until(done, deadline, |t| {
-            self.cell.set_waiter(Waiter::Thread(t))
-        }) {
+        if !crate::pool::wait_until(done, deadline, |t| self.cell.set_waiter(Waiter::Thread(t))) {
             return Err(TaskError::TimedOut);
         }
         self.cell.take().unwrap_or(Err(TaskError::ResultTaken))

@@ -68,9 +68,13 @@ impl Workload {
     /// ```
     pub fn when(self) -> &'static str {
         match self {
-            Workload::Io => "work that mostly waits (network, files, databases): threads, more than cores",
+            Workload::Io => {
+                "work that mostly waits (network, files, databases): threads, more than cores"
+            }
             Workload::Cpu => "work that mostly computes: one thread per core, work-stealing",
-            Workload::Process => "computing that needs isolation: worker processes, data sent by value",
+            Workload::Process => {
+                "computing that needs isolation: worker processes, data sent by value"
+            }
             Workload::Async => "thousands of simultaneous waits: an async runtime, never blocked",
             Workload::Sequential => "small, fast or dependent steps: a plain loop beats any pool",
         }

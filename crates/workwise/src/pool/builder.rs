@@ -122,7 +122,9 @@ impl PoolBuilder {
             return Err(BuildError::ZeroWorkers);
         }
         if max_workers > MAX_THREADS {
-            return Err(BuildError::TooManyWorkers { requested: max_workers });
+            return Err(BuildError::TooManyWorkers {
+                requested: max_workers,
+            });
         }
         let capacity = self
             .queue_capacity

@@ -126,7 +126,7 @@ impl Shared {
     /// Builds the pool's shared state and, for a fixed pool, starts its workers.
     pub(crate) fn start(cfg: Config) -> std::io::Result<Arc<Shared>> {
         let locals: Vec<Worker<JobRef>> = match cfg.flavor {
-            Flavor::Fixed => (0..cfg.max_workers).map(|_| Worker::new_fifo()).collect(),
+            Flavor::Fixed => (0..cfg.max_workers).map(|_| Worker::new_lifo()).collect(),
             Flavor::Elastic => Vec::new(),
         };
         let shared = Arc::new(Shared {

@@ -182,3 +182,45 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Run under miri (`cargo +nightly miri test -p workwise --lib scope`):
+    //! these exercise the lifetime erasure in `Scope::submit`, on the paths
+    //! where a scoped closure runs and where it is dropped unrun.
+
+    use crate::{Pool, TaskError};
+
+    #[test]
+    fn scoped_tasks_read_and_write_borrowed_data() {
+        let pool = Pool::cpu().max_workers(2).build().unwrap();
+        let input = vec![1u32, 2, 3, 4];
+        let mut out = vec![0u32; 4];
+        pool.scope(|s| {
+            for (x, o) in input.iter().zip(out.iter_mut()) {
+                s.submit(move || *o = x * 10);
+            }
+        });
+        assert_eq!(out, [10, 20, 30, 40]);
+    }
+
+    #[test]
+    fn scoped_tasks_dropped_unrun_release_the_scope() {
+        let pool = Pool::io().max_workers(1).build().unwrap();
+        let text = String::from("borrowed");
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let results = pool.scope(|s| {
+            let first = s.submit(move || rx.recv().is_ok());
+            let second = s.submit(|| text.len());
+            assert!(second.cancel());
+            tx.send(()).unwrap();
+            (first.wait(), second.wait())
+        });
+        assert_eq!(results, (Ok(true), Err(TaskError::Cancelled)));
+        pool.shutdown();
+        assert_eq!(
+            pool.scope(|s| s.submit(|| text.len()).wait()),
+            Err(TaskError::Closed)
+        );
+    }
+}

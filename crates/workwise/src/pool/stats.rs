@@ -100,7 +100,10 @@ struct WorkerCounters {
 }
 
 fn bump(a: &AtomicU64, by: u64) {
-    a.store(a.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+    a.store(
+        a.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Relaxed,
+    );
 }
 
 fn nanos(d: Duration) -> u64 {

@@ -1,0 +1,653 @@
+//! Black-box tests of `Pool`, `TaskHandle`, `map`, `as_completed` and `scope`.
+//!
+//! Real-time waits use `wait_for` with a generous deadline, never a fixed
+//! sleep followed by an assertion.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use workwise::{as_completed, BuildError, Pool, TaskError, TrySubmitError, Workload};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls `cond` until it holds; fails the test after `DEADLINE`.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A gate that tasks wait on until the test opens it.
+fn gate() -> (mpsc::Sender<()>, impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel::<()>();
+    (tx, move || {
+        let _ = rx.recv();
+    })
+}
+
+#[test]
+fn a_million_tasks_from_four_threads_each_run_exactly_once() {
+    const PER_THREAD: u64 = 250_000;
+    let pool = Arc::new(Pool::cpu().build().unwrap());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let submitters: Vec<_> = (0..4u64)
+        .map(|t| {
+            let pool = pool.clone();
+            let runs = runs.clone();
+            thread::spawn(move || {
+                let handles: Vec<_> = (0..PER_THREAD)
+                    .map(|i| {
+                        let runs = runs.clone();
+                        let x = t * PER_THREAD + i;
+                        pool.submit(move || {
+                            runs.fetch_add(1, Ordering::Relaxed);
+                            x
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.wait().unwrap()).sum::<u64>()
+            })
+        })
+        .collect();
+    let total: u64 = submitters.into_iter().map(|s| s.join().unwrap()).sum();
+    let n = 4 * PER_THREAD;
+    assert_eq!(total, n * (n - 1) / 2);
+    assert_eq!(runs.load(Ordering::Relaxed) as u64, n);
+    let stats = pool.stats();
+    assert_eq!(stats.submitted, n);
+    wait_for("all completions counted", || pool.stats().completed == n);
+    assert_eq!(stats.panicked, 0);
+}
+
+#[test]
+fn one_panicking_task_among_ten_thousand_is_an_error_and_the_pool_keeps_its_size() {
+    let pool = Pool::cpu().name("panicky").build().unwrap();
+    let handles: Vec<_> = (0..10_000u32)
+        .map(|i| {
+            pool.submit(move || {
+                if i == 4321 {
+                    panic!("item {i} is bad");
+                }
+                i
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.wait() {
+            Ok(v) => {
+                assert_eq!(v as usize, i);
+                ok += 1;
+            }
+            Err(TaskError::Panicked { message }) => {
+                assert_eq!(i, 4321);
+                assert_eq!(message, "item 4321 is bad");
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 9_999);
+    let stats = pool.stats();
+    assert_eq!(stats.panicked, 1);
+    assert_eq!(stats.live_workers, pool.max_workers() as u64);
+    // The pool still works after the panic.
+    assert_eq!(pool.submit(|| 5).wait(), Ok(5));
+}
+
+#[test]
+fn a_task_cancelled_before_it_starts_never_runs() {
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    let (open, wait) = gate();
+    let blocker = pool.submit(wait);
+    let ran = Arc::new(AtomicBool::new(false));
+    let ran2 = ran.clone();
+    let queued = pool.submit(move || ran2.store(true, Ordering::SeqCst));
+    assert!(queued.cancel());
+    assert!(!queued.cancel(), "a second cancel has nothing to cancel");
+    assert!(queued.is_finished());
+    open.send(()).unwrap();
+    blocker.wait().unwrap();
+    assert_eq!(queued.wait(), Err(TaskError::Cancelled));
+    pool.shutdown();
+    assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(pool.stats().cancelled, 1);
+}
+
+#[test]
+fn a_running_task_cannot_be_cancelled() {
+    let pool = Pool::io().build().unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let (open, wait) = gate();
+    let h = pool.submit(move || {
+        started_tx.send(()).unwrap();
+        wait();
+        "done"
+    });
+    started.recv().unwrap();
+    assert!(!h.cancel());
+    open.send(()).unwrap();
+    assert_eq!(h.wait(), Ok("done"));
+}
+
+#[test]
+fn wait_timeout_times_out_and_the_task_goes_on() {
+    let pool = Pool::io().build().unwrap();
+    let (open, wait) = gate();
+    let mut h = pool.submit(move || {
+        wait();
+        7
+    });
+    assert_eq!(
+        h.wait_timeout(Duration::from_millis(20)),
+        Err(TaskError::TimedOut)
+    );
+    assert!(!h.is_finished());
+    open.send(()).unwrap();
+    assert_eq!(h.wait_timeout(DEADLINE), Ok(7));
+    assert_eq!(h.wait_timeout(DEADLINE), Err(TaskError::ResultTaken));
+}
+
+#[test]
+fn try_result_gives_none_then_the_result() {
+    let pool = Pool::io().build().unwrap();
+    let (open, wait) = gate();
+    let mut h = pool.submit(move || {
+        wait();
+        3
+    });
+    assert_eq!(h.try_result(), None);
+    open.send(()).unwrap();
+    let mut got = None;
+    wait_for("the task to finish", || {
+        got = h.try_result();
+        got.is_some()
+    });
+    assert_eq!(got, Some(Ok(3)));
+}
+
+#[test]
+fn shutdown_with_ten_thousand_queued_tasks_runs_them_all() {
+    let pool = Pool::cpu().queue_capacity(20_000).build().unwrap();
+    let handles: Vec<_> = (0..10_000u64).map(|i| pool.submit(move || i)).collect();
+    pool.shutdown();
+    for (i, mut h) in handles.into_iter().enumerate() {
+        assert_eq!(h.wait_timeout(DEADLINE), Ok(i as u64));
+    }
+    assert_eq!(pool.submit(|| 1).wait(), Err(TaskError::Closed));
+    assert!(matches!(
+        pool.try_submit(|| 1),
+        Err(TrySubmitError::Closed(_))
+    ));
+}
+
+#[test]
+fn shutdown_now_with_ten_thousand_queued_tasks_resolves_every_handle() {
+    for pool in [
+        Pool::cpu().queue_capacity(20_000).build().unwrap(),
+        Pool::io().queue_capacity(20_000).build().unwrap(),
+    ] {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..10_000u64)
+            .map(|i| {
+                let runs = runs.clone();
+                pool.submit(move || {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    // A little work, so that some tasks are still queued.
+                    (0..200u64).fold(i, |a, b| a.wrapping_mul(31).wrapping_add(b))
+                })
+            })
+            .collect();
+        pool.shutdown_now();
+        let (mut done, mut cancelled) = (0, 0);
+        for mut h in handles {
+            match h.wait_timeout(DEADLINE) {
+                Ok(_) => done += 1,
+                Err(TaskError::Cancelled) => cancelled += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert_eq!(done + cancelled, 10_000);
+        assert_eq!(done, runs.load(Ordering::Relaxed));
+        let stats = pool.stats();
+        assert_eq!(stats.completed as usize, done);
+        assert_eq!(stats.cancelled as usize, cancelled);
+        assert_eq!(stats.live_workers, 0);
+    }
+}
+
+#[test]
+fn dropping_the_pool_finishes_queued_work() {
+    let handles: Vec<_> = {
+        let pool = Pool::io().max_workers(2).build().unwrap();
+        (0..100u32).map(|i| pool.submit(move || i + 1)).collect()
+    };
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.wait(), Ok(i as u32 + 1));
+    }
+}
+
+#[test]
+fn shutdown_from_inside_a_task_does_not_deadlock() {
+    let pool = Arc::new(Pool::io().build().unwrap());
+    let inner = pool.clone();
+    let h = pool.submit(move || {
+        inner.shutdown();
+        inner.submit(|| 1).wait()
+    });
+    assert_eq!(h.wait(), Ok(Err(TaskError::Closed)));
+}
+
+#[test]
+fn a_full_queue_blocks_submit_and_try_submit_hands_the_task_back() {
+    let pool = Arc::new(Pool::io().max_workers(1).queue_capacity(2).build().unwrap());
+    let (open, wait) = gate();
+    let blocker = pool.submit(wait);
+    wait_for("the blocker to start", || pool.stats().queued == 0);
+    let a = pool.submit(|| 1);
+    let b = pool.submit(|| 2);
+    match pool.try_submit(|| 3) {
+        Err(TrySubmitError::Full(f)) => assert_eq!(f(), 3),
+        _ => panic!("the queue holds two"),
+    }
+    // A blocking submitter gets through once the queue drains.
+    let p = pool.clone();
+    let submitter = thread::spawn(move || {
+        let hs: Vec<_> = (10..60).map(|i| p.submit(move || i)).collect();
+        hs.into_iter().map(|h| h.wait().unwrap()).sum::<i32>()
+    });
+    open.send(()).unwrap();
+    blocker.wait().unwrap();
+    assert_eq!((a.wait(), b.wait()), (Ok(1), Ok(2)));
+    assert_eq!(submitter.join().unwrap(), (10..60).sum::<i32>());
+    assert!(pool.stats().peak_queued <= 2, "{:?}", pool.stats());
+}
+
+#[test]
+fn a_submitter_blocked_on_a_full_queue_is_released_by_shutdown() {
+    let pool = Arc::new(Pool::io().max_workers(1).queue_capacity(1).build().unwrap());
+    let (open, wait) = gate();
+    let blocker = pool.submit(wait);
+    wait_for("the blocker to start", || pool.stats().queued == 0);
+    let queued = pool.submit(|| 1);
+    let p = pool.clone();
+    let blocked = thread::spawn(move || p.submit(|| 2).wait());
+    // Close from a third thread while the worker is still held by the gate.
+    let p = pool.clone();
+    let closer = thread::spawn(move || p.shutdown());
+    wait_for("the blocked submitter to be refused", || {
+        blocked.is_finished()
+    });
+    assert_eq!(blocked.join().unwrap(), Err(TaskError::Closed));
+    open.send(()).unwrap();
+    closer.join().unwrap();
+    assert_eq!(blocker.wait(), Ok(()));
+    assert_eq!(queued.wait(), Ok(1));
+}
+
+#[test]
+fn worker_threads_are_named_after_the_pool() {
+    let pool = Pool::io().name("fetch").max_workers(2).build().unwrap();
+    let name = pool
+        .submit(|| thread::current().name().map(str::to_owned))
+        .wait()
+        .unwrap()
+        .unwrap();
+    assert!(name.starts_with("fetch-"), "{name}");
+    let cpu = Pool::cpu().build().unwrap();
+    let name = cpu
+        .submit(|| thread::current().name().map(str::to_owned))
+        .wait()
+        .unwrap()
+        .unwrap();
+    assert!(name.starts_with("workwise-cpu-"), "{name}");
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let cases: Vec<(Result<Pool, BuildError>, BuildError, &str)> = vec![
+        (
+            Pool::io().max_workers(0).build(),
+            BuildError::ZeroWorkers,
+            "at least 1",
+        ),
+        (
+            Pool::cpu().queue_capacity(0).build(),
+            BuildError::ZeroCapacity,
+            "at least 1",
+        ),
+        (
+            Pool::io().stack_size(0).build(),
+            BuildError::ZeroStackSize,
+            "more than 0",
+        ),
+        (
+            Pool::io().keep_alive(Duration::ZERO).build(),
+            BuildError::ZeroKeepAlive,
+            "more than zero",
+        ),
+        (
+            Pool::cpu().keep_alive(Duration::from_secs(1)).build(),
+            BuildError::KeepAliveOnFixedPool,
+            "remove keep_alive",
+        ),
+        (
+            Pool::io().max_workers(1000_000).build(),
+            BuildError::TooManyWorkers {
+                requested: 1000_000,
+            },
+            "async runtime",
+        ),
+        (
+            Pool::for_workload(Workload::Async).build(),
+            BuildError::NotAThreadPool {
+                workload: Workload::Async,
+            },
+            "tokio",
+        ),
+        (
+            Pool::for_workload(Workload::Process).build(),
+            BuildError::NotAThreadPool {
+                workload: Workload::Process,
+            },
+            "Pool::cpu()",
+        ),
+    ];
+    for (got, want, hint) in cases {
+        let err = got.unwrap_err();
+        assert_eq!(err, want);
+        assert!(err.to_string().contains(hint), "{err}");
+    }
+}
+
+#[test]
+fn the_io_pool_grows_on_demand_to_its_maximum_and_idle_workers_retire() {
+    let pool = Pool::io()
+        .max_workers(4)
+        .keep_alive(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    assert_eq!(pool.stats().live_workers, 0, "threads start on demand");
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let b = barrier.clone();
+            pool.submit(move || {
+                b.wait();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.wait().unwrap();
+    }
+    assert_eq!(pool.stats().peak_workers, 4);
+    wait_for("idle workers to retire", || pool.stats().live_workers == 0);
+    // The pool starts threads again after they all retired.
+    assert_eq!(pool.submit(|| 9).wait(), Ok(9));
+    assert_eq!(pool.stats().completed, 5);
+}
+
+#[test]
+fn the_sequential_workload_runs_tasks_in_submission_order() {
+    let pool = Pool::for_workload(Workload::Sequential).build().unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..100)
+        .map(|i| {
+            let order = order.clone();
+            pool.submit(move || order.lock().unwrap().push(i))
+        })
+        .collect();
+    for h in handles {
+        h.wait().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn map_keeps_input_order_and_turns_panics_into_item_errors() {
+    let pool = Pool::cpu().build().unwrap();
+    let out: Vec<Result<u64, TaskError>> = pool
+        .map(0..10_000u64, |x| {
+            if x == 777 {
+                panic!("no 777");
+            }
+            x * 3
+        })
+        .collect();
+    assert_eq!(out.len(), 10_000);
+    for (i, r) in out.into_iter().enumerate() {
+        if i == 777 {
+            assert_eq!(
+                r,
+                Err(TaskError::Panicked {
+                    message: "no 777".into()
+                })
+            );
+        } else {
+            assert_eq!(r, Ok(i as u64 * 3));
+        }
+    }
+}
+
+#[test]
+fn map_over_an_endless_iterator_is_lazy() {
+    let pool = Pool::cpu().build().unwrap();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = (0u64..).inspect(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let first: Vec<u64> = pool
+        .map(input, |x| x + 1)
+        .take(1000)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(first, (1..=1000).collect::<Vec<_>>());
+    // At most two chunks per worker of at most 4096 items are in flight.
+    let bound = 1000 + 2 * pool.max_workers() * 4096;
+    assert!(pulled.load(Ordering::Relaxed) <= bound, "pulled {pulled:?}");
+}
+
+#[test]
+fn map_unordered_yields_every_result_once() {
+    let pool = Pool::io().build().unwrap();
+    let mut out: Vec<u32> = pool
+        .map_unordered(0..5000u32, |x| x ^ 0x55)
+        .map(Result::unwrap)
+        .collect();
+    out.sort_unstable();
+    let mut want: Vec<u32> = (0..5000u32).map(|x| x ^ 0x55).collect();
+    want.sort_unstable();
+    assert_eq!(out, want);
+}
+
+#[test]
+fn map_on_a_shut_down_pool_says_closed_for_every_item() {
+    let pool = Pool::io().build().unwrap();
+    pool.shutdown();
+    let out: Vec<_> = pool.map(0..3, |x: i32| x).collect();
+    assert_eq!(out, vec![Err(TaskError::Closed); 3]);
+}
+
+#[test]
+fn as_completed_yields_in_completion_order() {
+    let pool = Pool::io().max_workers(3).build().unwrap();
+    let mut gates = Vec::new();
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let (open, wait) = gate();
+            gates.push(open);
+            pool.submit(move || {
+                wait();
+                i * 10
+            })
+        })
+        .collect();
+    let mut it = as_completed(handles);
+    // Release in the order 2, 0, 1 and read each one before the next.
+    for i in [2usize, 0, 1] {
+        gates[i].send(()).unwrap();
+        assert_eq!(it.next(), Some((i, Ok(i as i32 * 10))));
+    }
+    assert_eq!(it.next(), None);
+}
+
+#[test]
+fn scope_tasks_borrow_from_the_stack() {
+    let pool = Pool::cpu().build().unwrap();
+    let data: Vec<u64> = (1..=10_000).collect();
+    let mut partial = vec![0u64; 8];
+    pool.scope(|s| {
+        for (chunk, out) in data.chunks(1250).zip(partial.iter_mut()) {
+            s.submit(move || *out = chunk.iter().sum());
+        }
+    });
+    assert_eq!(partial.iter().sum::<u64>(), 50_005_000);
+}
+
+#[test]
+fn scope_waits_for_its_tasks_even_when_its_body_panics() {
+    let pool = Pool::io().build().unwrap();
+    let finished = AtomicUsize::new(0);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            for _ in 0..4 {
+                s.submit(|| {
+                    thread::sleep(Duration::from_millis(5));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            panic!("the body fails");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(finished.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn nested_waits_inside_a_cpu_pool_do_not_deadlock() {
+    fn fib(pool: &Arc<Pool>, n: u64) -> u64 {
+        if n < 2 {
+            return n;
+        }
+        let p = pool.clone();
+        let left = pool.submit(move || fib(&p, n - 1));
+        let right = fib(pool, n - 2);
+        left.wait().unwrap() + right
+    }
+    let pool = Arc::new(Pool::cpu().max_workers(2).build().unwrap());
+    let p = pool.clone();
+    assert_eq!(pool.submit(move || fib(&p, 18)).wait(), Ok(2584));
+    // map and scope inside a task of the same pool.
+    let p = pool.clone();
+    let total = pool
+        .submit(move || {
+            let v: Vec<u64> = p.map(0..1000u64, |x| x).map(Result::unwrap).collect();
+            let data = [1u64, 2, 3];
+            let s2 = p.scope(|s| s.submit(|| data.iter().sum::<u64>()).wait().unwrap());
+            v.iter().sum::<u64>() + s2
+        })
+        .wait();
+    assert_eq!(total, Ok(499_500 + 6));
+}
+
+#[test]
+fn a_single_worker_io_pool_runs_nested_tasks() {
+    let pool = Arc::new(Pool::io().max_workers(1).queue_capacity(1).build().unwrap());
+    let p = pool.clone();
+    let h = pool.submit(move || {
+        let inner: Vec<_> = (0..10).map(|i| p.submit(move || i)).collect();
+        inner.into_iter().map(|h| h.wait().unwrap()).sum::<i32>()
+    });
+    assert_eq!(h.wait(), Ok(45));
+}
+
+#[test]
+fn stats_count_and_time_the_work() {
+    let pool = Pool::cpu().build().unwrap();
+    let spin = |d: Duration| {
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < d {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        x
+    };
+    let handles: Vec<_> = (0..4)
+        .map(|_| pool.submit(move || spin(Duration::from_millis(20))))
+        .collect();
+    let panicky = pool.submit(|| panic!("counted"));
+    for h in handles {
+        h.wait().unwrap();
+    }
+    assert!(panicky.wait().is_err());
+    pool.shutdown();
+    let s = pool.stats();
+    assert_eq!((s.submitted, s.completed, s.panicked), (5, 4, 1));
+    assert!(s.busy >= Duration::from_millis(80), "{s:?}");
+    assert!(s.cpu > Duration::ZERO, "{s:?}");
+    assert!(s.mean_task_time().is_some());
+
+    let untimed = Pool::cpu().timing(false).build().unwrap();
+    untimed
+        .submit(move || spin(Duration::from_millis(5)))
+        .wait()
+        .unwrap();
+    untimed.shutdown();
+    let s = untimed.stats();
+    assert_eq!(s.completed, 1);
+    assert_eq!(s.busy, Duration::ZERO);
+    assert_eq!(s.queue_wait, Duration::ZERO);
+}
+
+#[test]
+fn queue_wait_is_measured() {
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    let (open, wait) = gate();
+    let blocker = pool.submit(wait);
+    let queued = pool.submit(|| ());
+    let start = Instant::now();
+    wait_for("some time to pass", || {
+        start.elapsed() >= Duration::from_millis(20)
+    });
+    open.send(()).unwrap();
+    blocker.wait().unwrap();
+    queued.wait().unwrap();
+    assert!(pool.stats().queue_wait >= Duration::from_millis(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_are_futures_awaited_inside_tokio() {
+    let pool = Pool::cpu().build().unwrap();
+    let handles: Vec<_> = (0..100u64).map(|i| pool.submit(move || i * i)).collect();
+    let mut total = 0;
+    for h in handles {
+        total += h.await.unwrap();
+    }
+    assert_eq!(total, (0..100u64).map(|i| i * i).sum::<u64>());
+    let io = Pool::io().build().unwrap();
+    let slow = io.submit(|| {
+        thread::sleep(Duration::from_millis(10));
+        "slept"
+    });
+    assert_eq!(
+        tokio::time::timeout(DEADLINE, slow).await.unwrap(),
+        Ok("slept")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_handle_wakes_a_single_threaded_runtime() {
+    let pool = Pool::io().build().unwrap();
+    let (open, wait) = gate();
+    let h = pool.submit(move || {
+        wait();
+        1
+    });
+    let opener = tokio::spawn(async move { open.send(()).unwrap() });
+    assert_eq!(h.await, Ok(1));
+    opener.await.unwrap();
+}
