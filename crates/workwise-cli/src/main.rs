@@ -1,1 +1,65 @@
-fn main(){}
+//! The `workwise` binary. Its main job is `workwise tour`, which runs the
+//! guide's quick-reference table live: each kind of work under a plain loop,
+//! the wrong model and the right one, timed on this machine, with what the
+//! advisor reads from each pool's statistics.
+
+mod server;
+mod tour;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Concurrency with the advice built in: see which model fits which work.
+#[derive(Debug, Parser)]
+#[command(
+    name = "workwise",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  \
+        workwise tour                    the whole tour, as a table (a minute or less)\n  \
+        workwise tour --quick            a smaller run, a few seconds\n  \
+        workwise tour --quick --json     one JSON object per row, for scripts\n  \
+        workwise tour --scenario scraping"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the guide's quick-reference table live, timed on this machine.
+    ///
+    /// Each scenario runs the same work three ways: `sequential` (a plain
+    /// loop), the wrong model and the right one. Every row shows the wall
+    /// time, the speedup over the scenario's sequential row, the scenario's
+    /// own figures, and an advisor line computed from what the pool measured
+    /// (busy time, CPU time, queue wait).
+    ///
+    /// Scenarios: web scraping (fetch pages from an embedded local HTTP
+    /// server, 20-50 ms each, on `Pool::cpu` and `Pool::io`).
+    ///
+    /// Exit status: 0 when every row ran and every request succeeded, 1 when
+    /// the tour could not run or a request failed, 2 on a usage error.
+    Tour(tour::TourArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Tour(args) => match tour::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            // A reader that went away (`workwise tour --json | head -1`) is
+            // not an error worth a message.
+            Err(tour::TourError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("workwise tour: error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -1,0 +1,405 @@
+//! `workwise tour`: the guide's quick-reference table, run live.
+//!
+//! Each [`Scenario`] (one per file here) runs one kind of work as a plain
+//! loop, under the wrong model and under the right one, and [`Tour::record`]s
+//! a [`Measurement`] per run. The tour turns measurements into rows: the
+//! speedup over the scenario's `sequential` row, a table line (or a JSON
+//! line), and the advisor's reading of the figures. Adding a scenario is a new
+//! file and one line in [`SCENARIOS`].
+
+mod advice;
+mod scraping;
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::server::{PageServer, StartError};
+
+/// Every scenario, in the order the tour runs them.
+const SCENARIOS: &[&dyn Scenario] = &[&scraping::WebScraping];
+
+/// The model name of the row that speedups are measured against.
+const SEQUENTIAL: &str = "sequential";
+
+/// Options of `workwise tour`.
+#[derive(Debug, Args)]
+pub(crate) struct TourArgs {
+    /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200).
+    #[arg(long)]
+    quick: bool,
+
+    /// Print one JSON object per row on stdout, and nothing else there.
+    ///
+    /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures
+    /// (web scraping: pages, pages_per_s), failed, workers, advice.
+    #[arg(long)]
+    json: bool,
+
+    /// Run only this scenario, by short or row name (`scraping` or "web
+    /// scraping"); repeat for several. All of them by default.
+    #[arg(
+        long = "scenario",
+        value_name = "NAME",
+        value_parser = scenario_parser(),
+        ignore_case = true
+    )]
+    scenarios: Vec<&'static str>,
+
+    /// The port of the embedded HTTP server on 127.0.0.1; 0 takes any free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    port: u16,
+}
+
+/// Accepts a scenario's short name or its row name, in any case, and gives
+/// the short name.
+fn scenario_parser() -> impl TypedValueParser<Value = &'static str> {
+    let values = SCENARIOS
+        .iter()
+        .map(|s| PossibleValue::new(s.slug()).alias(s.name()).help(s.about()));
+    PossibleValuesParser::new(values).map(|given: String| {
+        SCENARIOS
+            .iter()
+            .find(|s| {
+                s.slug().eq_ignore_ascii_case(&given) || s.name().eq_ignore_ascii_case(&given)
+            })
+            .map_or("", |s| s.slug())
+    })
+}
+
+/// One row of the guide's quick-reference table, run three ways.
+pub(crate) trait Scenario: Sync {
+    /// The row name outside scripts read (`web scraping`).
+    fn name(&self) -> &'static str;
+    /// The short name for `--scenario` (`scraping`).
+    fn slug(&self) -> &'static str;
+    /// One line for `--help`: the guide's row and what runs.
+    fn about(&self) -> &'static str;
+    /// The scenario's own figures that the table shows, beside wall time and
+    /// speedup (JSON lines carry all of them).
+    fn columns(&self) -> &'static [Column];
+    /// Runs the scenario, `sequential` first, recording each run.
+    fn run(&self, tour: &mut Tour) -> Result<(), TourError>;
+}
+
+/// A table column for one of a scenario's figures.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Column {
+    /// The figure's key in [`Measurement::figures`] and in JSON.
+    pub(crate) key: &'static str,
+    /// The column's header in the table.
+    pub(crate) header: &'static str,
+}
+
+/// A figure a scenario measured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Figure {
+    Count(u64),
+    Rate(f64),
+}
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Figure::Count(n) => write!(f, "{n}"),
+            Figure::Rate(r) => write!(f, "{r:.1}"),
+        }
+    }
+}
+
+impl Serialize for Figure {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Figure::Count(n) => s.serialize_u64(n),
+            Figure::Rate(r) => s.serialize_f64(round(r, 2)),
+        }
+    }
+}
+
+/// One run of a scenario under one model.
+#[derive(Debug)]
+pub(crate) struct Measurement {
+    /// `sequential`, `Pool::cpu`, `Pool::io`, ...
+    pub(crate) model: &'static str,
+    /// Threads the work could use (1 for a loop).
+    pub(crate) workers: usize,
+    /// The whole run: for a pool, from building it to its shutdown.
+    pub(crate) wall: Duration,
+    /// The scenario's own figures, in output order.
+    pub(crate) figures: Vec<(&'static str, Figure)>,
+    /// Tasks that failed (an error or a wrong answer).
+    pub(crate) failed: u64,
+    /// The first failure's message, if any failed.
+    pub(crate) first_failure: Option<String>,
+    /// The advisor's line, computed from the run's figures.
+    pub(crate) advice: String,
+}
+
+/// Why the tour stopped or failed.
+#[derive(Debug)]
+pub(crate) enum TourError {
+    /// The embedded HTTP server could not start.
+    Server(StartError),
+    /// A pool could not be built.
+    Pool(workwise::BuildError),
+    /// Something a scenario needs did not work before any timing began.
+    Setup(String),
+    /// Writing the table or JSON lines failed.
+    Output(io::Error),
+    /// Every row ran, but this many tasks failed.
+    Failed(u64),
+}
+
+impl fmt::Display for TourError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TourError::Server(e) => write!(f, "{e}"),
+            TourError::Pool(e) => write!(f, "cannot build a pool: {e}"),
+            TourError::Setup(e) => f.write_str(e),
+            TourError::Output(e) => write!(f, "cannot write the results: {e}"),
+            TourError::Failed(n) => write!(
+                f,
+                "{n} task(s) failed; each row's `failed` figure and the lines under it say which"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TourError {}
+
+impl From<io::Error> for TourError {
+    fn from(e: io::Error) -> Self {
+        TourError::Output(e)
+    }
+}
+
+/// Runs the tour as `args` ask.
+pub(crate) fn run(args: &TourArgs) -> Result<(), TourError> {
+    let chosen: Vec<&'static dyn Scenario> = SCENARIOS
+        .iter()
+        .copied()
+        .filter(|s| args.scenarios.is_empty() || args.scenarios.contains(&s.slug()))
+        .collect();
+    let mut tour = Tour::new(args);
+    let result = tour.banner().map_err(TourError::from).and_then(|()| {
+        chosen.into_iter().try_for_each(|s| {
+            tour.begin(s);
+            s.run(&mut tour)
+        })
+    });
+    if let Some(server) = tour.server.take() {
+        server.shutdown();
+    }
+    result?;
+    match tour.failed {
+        0 => Ok(()),
+        n => Err(TourError::Failed(n)),
+    }
+}
+
+/// The tour's state: options, output, the shared server, and the scenario
+/// now running.
+pub(crate) struct Tour {
+    quick: bool,
+    json: bool,
+    show_progress: bool,
+    port: u16,
+    out: io::StdoutLock<'static>,
+    server: Option<PageServer>,
+    failed: u64,
+    scenario: &'static dyn Scenario,
+    baseline: Option<Duration>,
+    header_printed: bool,
+}
+
+impl Tour {
+    fn new(args: &TourArgs) -> Self {
+        Tour {
+            quick: args.quick,
+            json: args.json,
+            show_progress: !args.json && io::stdout().is_terminal() && io::stderr().is_terminal(),
+            port: args.port,
+            out: io::stdout().lock(),
+            server: None,
+            failed: 0,
+            scenario: SCENARIOS[0],
+            baseline: None,
+            header_printed: false,
+        }
+    }
+
+    /// Whether this is a `--quick` run.
+    pub(crate) fn quick(&self) -> bool {
+        self.quick
+    }
+
+    /// The embedded page server, started on first use and shared by every
+    /// scenario; the tour shuts it down at its end.
+    pub(crate) fn server(&mut self) -> Result<&PageServer, TourError> {
+        let server = match self.server.take() {
+            Some(running) => running,
+            None => PageServer::start(self.port).map_err(TourError::Server)?,
+        };
+        Ok(self.server.insert(server))
+    }
+
+    /// Says what the scenario runs, above its table (not in JSON).
+    pub(crate) fn intro(&mut self, text: &str) -> Result<(), TourError> {
+        if !self.json {
+            writeln!(self.out, "\n{}: {text}", self.scenario.name())?;
+        }
+        Ok(())
+    }
+
+    /// A progress bar for one run of `len` tasks: drawn on a terminal only,
+    /// hidden when the output is piped or with `--json`.
+    pub(crate) fn progress(&self, model: &str, len: usize) -> ProgressBar {
+        if !self.show_progress {
+            return ProgressBar::hidden();
+        }
+        let style = ProgressStyle::with_template("{prefix:>26} [{bar:32}] {pos}/{len} {elapsed}")
+            .map_or_else(
+                |_| ProgressStyle::default_bar(),
+                |s| s.progress_chars("=> "),
+            );
+        ProgressBar::new(len as u64)
+            .with_style(style)
+            .with_prefix(format!("{} · {model}", self.scenario.name()))
+    }
+
+    /// Prints one run's row: a table line and the advisor's line, or a JSON
+    /// line. The scenario's `sequential` row must come first: it is the
+    /// baseline of the speedups.
+    pub(crate) fn record(&mut self, m: Measurement) -> Result<(), TourError> {
+        if m.model == SEQUENTIAL {
+            self.baseline = Some(m.wall);
+        }
+        let speedup = match self.baseline {
+            Some(base) if !m.wall.is_zero() => base.as_secs_f64() / m.wall.as_secs_f64(),
+            _ => f64::NAN,
+        };
+        self.failed += m.failed;
+        if self.json {
+            let row = JsonRow {
+                scenario: self.scenario.name(),
+                m: &m,
+                speedup,
+            };
+            let line = serde_json::to_string(&row).map_err(io::Error::from)?;
+            writeln!(self.out, "{line}")?;
+        } else {
+            self.table_row(&m, speedup)?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn begin(&mut self, scenario: &'static dyn Scenario) {
+        self.scenario = scenario;
+        self.baseline = None;
+        self.header_printed = false;
+    }
+
+    fn banner(&mut self) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        let cores = match workwise::available_cores() {
+            1 => "1 core".to_string(),
+            n => format!("{n} cores"),
+        };
+        let size = if self.quick { ", quick run" } else { "" };
+        writeln!(
+            self.out,
+            "workwise tour: the guide's quick reference, run live ({cores}{size})\n\
+             wall: the whole run, a pool's start to its shutdown; speedup: sequential wall / this wall"
+        )
+    }
+
+    fn widths(&self) -> (usize, usize) {
+        (self.scenario.name().len().max(8), 10)
+    }
+
+    fn table_row(&mut self, m: &Measurement, speedup: f64) -> io::Result<()> {
+        let (name_w, model_w) = self.widths();
+        let columns = self.scenario.columns();
+        if !self.header_printed {
+            self.header_printed = true;
+            write!(
+                self.out,
+                "\n{:<name_w$}  {:<model_w$}  {:>9}  {:>8}",
+                "scenario", "model", "wall", "speedup"
+            )?;
+            for c in columns {
+                write!(self.out, "  {:>w$}", c.header, w = c.header.len().max(8))?;
+            }
+            writeln!(self.out)?;
+        }
+        write!(
+            self.out,
+            "{:<name_w$}  {:<model_w$}  {:>9}  {:>7.2}x",
+            self.scenario.name(),
+            m.model,
+            advice::human(m.wall),
+            speedup
+        )?;
+        for c in columns {
+            let value = m
+                .figures
+                .iter()
+                .find(|(k, _)| *k == c.key)
+                .map_or_else(|| "-".to_string(), |(_, v)| v.to_string());
+            write!(self.out, "  {value:>w$}", w = c.header.len().max(8))?;
+        }
+        writeln!(self.out)?;
+        writeln!(self.out, "  advisor: {}", m.advice)?;
+        if m.failed > 0 {
+            writeln!(
+                self.out,
+                "  FAILED: {} task(s); the first: {}",
+                m.failed,
+                m.first_failure.as_deref().unwrap_or("(no message)")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A row as one JSON object, keys in a fixed order.
+struct JsonRow<'a> {
+    scenario: &'static str,
+    m: &'a Measurement,
+    speedup: f64,
+}
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.m;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("scenario", self.scenario)?;
+        map.serialize_entry("model", m.model)?;
+        map.serialize_entry("wall_ms", &round(m.wall.as_secs_f64() * 1e3, 3))?;
+        // NaN (no baseline) becomes null.
+        map.serialize_entry("speedup", &round(self.speedup, 3))?;
+        for (key, value) in &m.figures {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("failed", &m.failed)?;
+        map.serialize_entry("workers", &m.workers)?;
+        map.serialize_entry("advice", &m.advice)?;
+        if let Some(first) = &m.first_failure {
+            map.serialize_entry("first_failure", first)?;
+        }
+        map.end()
+    }
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}

@@ -1,0 +1,236 @@
+//! The guide's `Web scraping | Threading | ThreadPoolExecutor` row.
+//!
+//! Fetches pages from the tour's embedded server (each answered after 20 to
+//! 50 ms) through one shared `ureq::Agent`, so every worker draws on one
+//! connection pool, three ways: a plain loop; `Pool::cpu`, the wrong model
+//! (one thread per core, and every thread sits waiting on a socket); and
+//! `Pool::io`, the right one (`min(32, cores + 4)` threads overlap the waits).
+//! Every body is checked to be the page asked for.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use workwise::{Pool, Workload};
+
+use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+use crate::server::{self, PageServer};
+
+/// Pages a `--quick` run fetches (a full run fetches all of the server's).
+const QUICK_PAGES: usize = 60;
+
+/// The web scraping scenario.
+#[derive(Debug)]
+pub(crate) struct WebScraping;
+
+impl Scenario for WebScraping {
+    fn name(&self) -> &'static str {
+        "web scraping"
+    }
+
+    fn slug(&self) -> &'static str {
+        "scraping"
+    }
+
+    fn about(&self) -> &'static str {
+        "the guide's `Web scraping` row: fetch pages from a local server, 20-50 ms each"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        &[Column {
+            key: "pages_per_s",
+            header: "pages/s",
+        }]
+    }
+
+    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
+        let pages = if tour.quick() {
+            QUICK_PAGES
+        } else {
+            server::PAGES
+        };
+        let base: Arc<str> = tour.server()?.base_url().into();
+        let mean = (0..pages).map(server::latency).sum::<Duration>() / pages as u32;
+        tour.intro(&format!(
+            "{pages} pages from the embedded server at {base}, each answered after 20-50 ms \
+             (mean {}); the guide says threads (ThreadPoolExecutor), workwise says Pool::io()",
+            advice::human(mean)
+        ))?;
+
+        // The most requests in flight at once, under any model here.
+        let connections = Workload::Io
+            .default_workers()
+            .max(Workload::Cpu.default_workers());
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(10))
+            // A connection per worker stays open (ureq keeps one per host by
+            // default).
+            .max_idle_connections(connections.max(100))
+            .max_idle_connections_per_host(connections)
+            .build();
+        open_connections(&agent, tour.server()?, connections)
+            .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
+
+        let bar = tour.progress("sequential", pages);
+        let mut tally = Tally::new(pages);
+        let cpu_before = advice::thread_cpu_time();
+        let start = Instant::now();
+        for page in 0..pages {
+            tally.add(page, fetch(&agent, &base, page));
+            bar.inc(1);
+        }
+        let wall = start.elapsed();
+        let cpu = cpu_before
+            .zip(advice::thread_cpu_time())
+            .map(|(before, after)| after.saturating_sub(before));
+        bar.finish_and_clear();
+        let advice = advice::for_loop(wall, cpu);
+        tour.record(tally.into_measurement("sequential", 1, wall, advice))?;
+
+        for (model, builder) in [("Pool::cpu", Pool::cpu()), ("Pool::io", Pool::io())] {
+            let bar = tour.progress(model, pages);
+            let mut tally = Tally::new(pages);
+            let start = Instant::now();
+            let pool = builder.name("scrape").build().map_err(TourError::Pool)?;
+            let (agent, base) = (agent.clone(), base.clone());
+            let fetched = pool.map(0..pages, move |page| fetch(&agent, &base, page));
+            for (page, result) in fetched.enumerate() {
+                let result = result.map_err(|e| format!("the task failed: {e}"));
+                tally.add(page, result.and_then(|fetched| fetched));
+                bar.inc(1);
+            }
+            pool.shutdown();
+            let wall = start.elapsed();
+            bar.finish_and_clear();
+            // Read after shutdown: every worker's busy and CPU time is in.
+            let advice = advice::for_pool(pool.workload(), pool.max_workers(), &pool.stats(), wall);
+            tour.record(tally.into_measurement(model, pool.max_workers(), wall, advice))?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens `n` connections to the server and leaves them idle in `agent`'s
+/// pool, before any clock starts.
+///
+/// No row then pays for connecting, and no run opens connections in a burst,
+/// which tiny_http can leave hanging (see the server's docs). Each
+/// connection carries a `/hold` request that the server answers only when
+/// all are open, so each request has to open a new connection; and each
+/// opens only once the server has taken the previous request, so that each
+/// new connection finds a server thread.
+fn open_connections(agent: &ureq::Agent, server: &PageServer, n: usize) -> Result<(), String> {
+    let url = format!("{}/hold", server.base_url());
+    let mut holders = Vec::with_capacity(n);
+    let mut outcome = Ok(());
+    for _ in 0..n {
+        let before = server.requests_taken();
+        let (agent, hold) = (agent.clone(), url.clone());
+        let holder = thread::Builder::new()
+            .name("tour-connect".into())
+            .spawn(move || -> Result<(), String> {
+                let response = agent
+                    .get(&hold)
+                    .call()
+                    .map_err(|e| format!("GET {hold}: {e}"))?;
+                // Reading the body to its end puts the connection back in the pool.
+                response
+                    .into_string()
+                    .map(drop)
+                    .map_err(|e| format!("GET {hold}: {e}"))
+            })
+            .map_err(|e| format!("cannot start a thread to connect: {e}"));
+        match holder {
+            Ok(h) => holders.push(h),
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.requests_taken() == before {
+            if Instant::now() >= deadline {
+                outcome = Err(format!(
+                    "a request to {url} did not reach the server in 5 s"
+                ));
+                break;
+            }
+            thread::sleep(Duration::from_micros(100));
+        }
+        if outcome.is_err() {
+            break;
+        }
+    }
+    server.release_held();
+    for h in holders {
+        let held = h
+            .join()
+            .unwrap_or_else(|_| Err("a connecting thread panicked".into()));
+        outcome = outcome.and(held);
+    }
+    outcome
+}
+
+/// Fetches page `page` and checks that the body is that page.
+fn fetch(agent: &ureq::Agent, base: &str, page: usize) -> Result<(), String> {
+    let url = format!("{base}/page/{page}");
+    let body = agent
+        .get(&url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?
+        .into_string()
+        .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+    if body.contains(&server::marker(page)) {
+        Ok(())
+    } else {
+        Err(format!("GET {url}: the body is not page {page}"))
+    }
+}
+
+/// Counts the pages of one run and keeps the first failure.
+struct Tally {
+    pages: usize,
+    failed: u64,
+    first_failure: Option<String>,
+}
+
+impl Tally {
+    fn new(pages: usize) -> Self {
+        Tally {
+            pages,
+            failed: 0,
+            first_failure: None,
+        }
+    }
+
+    fn add(&mut self, page: usize, result: Result<(), String>) {
+        if let Err(e) = result {
+            self.failed += 1;
+            self.first_failure
+                .get_or_insert_with(|| format!("page {page}: {e}"));
+        }
+    }
+
+    fn into_measurement(
+        self,
+        model: &'static str,
+        workers: usize,
+        wall: Duration,
+        advice: String,
+    ) -> Measurement {
+        let fetched = self.pages as u64 - self.failed;
+        let per_s = fetched as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE);
+        Measurement {
+            model,
+            workers,
+            wall,
+            figures: vec![
+                ("pages", Figure::Count(self.pages as u64)),
+                ("pages_per_s", Figure::Rate(per_s)),
+            ],
+            failed: self.failed,
+            first_failure: self.first_failure,
+            advice,
+        }
+    }
+}
