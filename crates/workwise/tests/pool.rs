@@ -335,9 +335,9 @@ fn bad_configuration_is_a_clear_error() {
             "remove keep_alive",
         ),
         (
-            Pool::io().max_workers(1000_000).build(),
+            Pool::io().max_workers(1_000_000).build(),
             BuildError::TooManyWorkers {
-                requested: 1000_000,
+                requested: 1_000_000,
             },
             "async runtime",
         ),
@@ -499,7 +499,7 @@ fn as_completed_yields_in_completion_order() {
 fn scope_tasks_borrow_from_the_stack() {
     let pool = Pool::cpu().build().unwrap();
     let data: Vec<u64> = (1..=10_000).collect();
-    let mut partial = vec![0u64; 8];
+    let mut partial = [0u64; 8];
     pool.scope(|s| {
         for (chunk, out) in data.chunks(1250).zip(partial.iter_mut()) {
             s.submit(move || *out = chunk.iter().sum());

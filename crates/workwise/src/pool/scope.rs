@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn scoped_tasks_read_and_write_borrowed_data() {
         let pool = Pool::cpu().max_workers(2).build().unwrap();
-        let input = vec![1u32, 2, 3, 4];
+        let input: Vec<u32> = (1..=4).collect();
         let mut out = vec![0u32; 4];
         pool.scope(|s| {
             for (x, o) in input.iter().zip(out.iter_mut()) {
