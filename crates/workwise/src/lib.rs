@@ -42,11 +42,13 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod iter;
+mod par;
 mod pool;
 mod task;
 mod workload;
 
 pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
+pub use par::{IntoParSource, Par, ParSource};
 pub use pool::{BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_THREADS};
 pub use task::{TaskError, TaskHandle};
 pub use workload::{available_cores, Workload};

@@ -106,6 +106,7 @@ pub(crate) struct Shared {
     worker_stats: Mutex<Vec<Arc<WorkerStats>>>,
     retired: Mutex<Totals>,
     spawn_error: Mutex<Option<String>>,
+    pub(crate) par: crate::par::ParState,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,6 +149,7 @@ impl Shared {
             worker_stats: Mutex::new(Vec::new()),
             retired: Mutex::new(Totals::default()),
             spawn_error: Mutex::new(None),
+            par: crate::par::ParState::new(),
             cfg,
         });
         for local in locals {
@@ -515,6 +517,8 @@ impl Shared {
         s.peak_queued = self.peak_queued.load(Relaxed) as u64;
         s.live_workers = self.live.load(SeqCst) as u64;
         s.peak_workers = self.peak_workers.load(Relaxed) as u64;
+        s.inline_runs = self.par.inline_runs.load(Relaxed);
+        s.parallel_runs = self.par.parallel_runs.load(Relaxed);
         s
     }
 

@@ -380,6 +380,12 @@ impl Pool {
     }
 }
 
+impl Pool {
+    pub(crate) fn par_state(&self) -> &crate::par::ParState {
+        &self.shared.par
+    }
+}
+
 impl Drop for Pool {
     fn drop(&mut self) {
         self.shutdown();

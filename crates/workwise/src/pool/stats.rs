@@ -53,6 +53,11 @@ pub struct PoolStats {
     pub cpu: Duration,
     /// Time tasks spent queued before a worker started them, summed.
     pub queue_wait: Duration,
+    /// Data-parallel calls (`par_map`, `map_reduce`, `for_each`) that ran on
+    /// the calling thread because the pool would have cost more than it gave.
+    pub inline_runs: u64,
+    /// Data-parallel calls that were split across the pool.
+    pub parallel_runs: u64,
 }
 
 impl PoolStats {

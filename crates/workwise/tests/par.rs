@@ -1,0 +1,244 @@
+//! Black-box tests of `par_map`, `par_map_results`, `map_reduce`, `for_each`
+//! and their inline-or-parallel decision.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use workwise::{Pool, TaskError};
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| Pool::cpu().build().unwrap())
+}
+
+fn f(x: &i64) -> i64 {
+    x.wrapping_mul(31).wrapping_add(7) ^ (x >> 3)
+}
+
+/// Busy work of about `d`, which no optimiser removes.
+fn spin(d: Duration) -> u64 {
+    let start = Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+    x
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn par_map_equals_the_sequential_map(items in prop::collection::vec(any::<i64>(), 0..5000)) {
+        let want: Vec<i64> = items.iter().map(f).collect();
+        prop_assert_eq!(pool().par_map(&items, f).unwrap(), want.clone());
+        prop_assert_eq!(pool().par_map(items.clone(), |x| f(&x)).unwrap(), want);
+    }
+
+    #[test]
+    fn any_chunk_size_gives_the_same_results(
+        items in prop::collection::vec(any::<i64>(), 0..3000),
+        chunk in 0usize..400,
+    ) {
+        let want: Vec<i64> = items.iter().map(f).collect();
+        let par = pool().with_chunk_size(chunk);
+        prop_assert_eq!(par.par_map(&items, f).unwrap(), want.clone());
+        let sum = items.iter().map(f).fold(0i64, i64::wrapping_add);
+        prop_assert_eq!(par.map_reduce(&items, f, 0i64, i64::wrapping_add).unwrap(), sum);
+        let count = AtomicUsize::new(0);
+        par.for_each(&items, |_| { count.fetch_add(1, Ordering::Relaxed); }).unwrap();
+        prop_assert_eq!(count.into_inner(), items.len());
+    }
+
+    #[test]
+    fn map_reduce_equals_the_sequential_fold(items in prop::collection::vec(any::<i64>(), 0..5000)) {
+        let want = items.iter().map(f).fold(0i64, i64::wrapping_add);
+        prop_assert_eq!(pool().map_reduce(&items, f, 0i64, i64::wrapping_add).unwrap(), want);
+        // An order-sensitive but associative reduce: concatenation.
+        let strings: Vec<String> = items.iter().take(300).map(|x| (x % 10).to_string()).collect();
+        let joined = pool()
+            .map_reduce(&strings, |s| s.clone(), String::new(), |a, b| a + &b)
+            .unwrap();
+        prop_assert_eq!(joined, strings.concat());
+    }
+}
+
+#[test]
+fn empty_and_single_inputs() {
+    let empty: Vec<u8> = Vec::new();
+    assert_eq!(pool().par_map(&empty, |x| *x).unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        pool().map_reduce(&empty, |x| *x as u32, 7, |a, b| a + b),
+        Ok(7)
+    );
+    assert_eq!(pool().for_each(empty, |_| panic!("no items")), Ok(()));
+    assert!(pool().par_map_results(Vec::<u8>::new(), |x| x).is_empty());
+    assert_eq!(pool().par_map(vec![41], |x| x + 1).unwrap(), [42]);
+    assert_eq!(
+        pool().with_chunk_size(5).par_map(&[3], |x| x * 2).unwrap(),
+        [6]
+    );
+}
+
+#[test]
+fn a_panicking_item_is_named_by_its_index() {
+    let items: Vec<u32> = (0..10_000).collect();
+    let ran = AtomicUsize::new(0);
+    let err = pool()
+        .with_chunk_size(100)
+        .par_map(&items, |&x| {
+            ran.fetch_add(1, Ordering::Relaxed);
+            assert!(x != 6_543, "bad value");
+            x
+        })
+        .unwrap_err();
+    match err {
+        TaskError::Panicked { message } => {
+            assert!(message.starts_with("item 6543 panicked"), "{message}");
+            assert!(message.contains("bad value"), "{message}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    // Only the rest of the panicking chunk (items 6544..6600) was skipped.
+    assert_eq!(ran.load(Ordering::Relaxed), 10_000 - 56);
+
+    let out = pool().par_map_results(&items, |&x| {
+        assert!(x % 1000 != 999, "no");
+        x
+    });
+    assert_eq!(out.len(), 10_000);
+    for (i, r) in out.iter().enumerate() {
+        if i % 1000 == 999 {
+            assert!(
+                matches!(r, Err(TaskError::Panicked { message }) if message.starts_with(&format!("item {i} "))),
+                "{r:?}"
+            );
+        } else {
+            assert_eq!(*r, Ok(i as u32));
+        }
+    }
+
+    let err = pool()
+        .map_reduce(
+            &items,
+            |&x| {
+                if x == 17 {
+                    panic!("seventeen")
+                } else {
+                    x as u64
+                }
+            },
+            0,
+            |a, b| a + b,
+        )
+        .unwrap_err();
+    assert!(matches!(err, TaskError::Panicked { message } if message.starts_with("item 17 ")));
+
+    let seen = AtomicUsize::new(0);
+    let err = pool().with_chunk_size(1).for_each(&items[..100], |&x| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        assert!(x != 50);
+    });
+    assert!(matches!(err, Err(TaskError::Panicked { .. })));
+    assert_eq!(
+        seen.load(Ordering::Relaxed),
+        100,
+        "every other item still ran"
+    );
+}
+
+#[test]
+fn a_tiny_input_of_trivial_work_runs_inline() {
+    let pool = Pool::cpu().build().unwrap();
+    let items: Vec<u64> = (0..10).collect();
+    for _ in 0..5 {
+        assert_eq!(pool.par_map(&items, |x| x * 2).unwrap()[9], 18);
+    }
+    let s = pool.stats();
+    assert_eq!((s.inline_runs, s.parallel_runs), (5, 0), "{s:?}");
+    // At most the one no-op task that measured the pool's overhead.
+    assert!(s.submitted <= 1, "{s:?}");
+}
+
+#[test]
+fn a_heavy_input_goes_parallel() {
+    if workwise::available_cores() < 2 {
+        return; // one core: the decision is always inline
+    }
+    let pool = Pool::cpu().build().unwrap();
+    let items: Vec<u64> = (0..64).collect();
+    let out = pool
+        .par_map(&items, |&x| {
+            spin(Duration::from_micros(500));
+            x
+        })
+        .unwrap();
+    assert_eq!(out, items);
+    let s = pool.stats();
+    assert_eq!((s.inline_runs, s.parallel_runs), (0, 1), "{s:?}");
+    assert!(s.completed >= 2, "work was split into tasks: {s:?}");
+}
+
+#[test]
+fn chunk_size_overrides_the_split() {
+    let pool = Pool::cpu().build().unwrap();
+    let items: Vec<u32> = (0..100).collect();
+    let before = pool.stats().submitted;
+    let out = pool.with_chunk_size(7).par_map(&items, |x| x + 1).unwrap();
+    assert_eq!(out, (1..=100).collect::<Vec<_>>());
+    assert_eq!(pool.stats().submitted - before, 15, "ceil(100 / 7) chunks");
+    assert_eq!(pool.stats().parallel_runs, 1);
+}
+
+#[test]
+fn nested_use_does_not_deadlock() {
+    let pool = Arc::new(Pool::cpu().max_workers(2).build().unwrap());
+    let rows: Vec<Vec<u64>> = (0..16)
+        .map(|r| (0..2000).map(|c| r * c).collect())
+        .collect();
+    // par_map inside par_map, on the same pool, with forced chunking.
+    let sums = pool
+        .with_chunk_size(1)
+        .par_map(&rows, |row| {
+            pool.with_chunk_size(100)
+                .map_reduce(row, |&x| x, 0u64, |a, b| a + b)
+                .unwrap()
+        })
+        .unwrap();
+    let want: Vec<u64> = rows.iter().map(|r| r.iter().sum()).collect();
+    assert_eq!(sums, want);
+    // And inside a plain task of the same pool.
+    let p = pool.clone();
+    let total = pool
+        .submit(move || {
+            let v: Vec<u64> = (0..10_000).collect();
+            p.with_chunk_size(64)
+                .map_reduce(&v, |&x| x, 0, |a, b| a + b)
+        })
+        .wait();
+    assert_eq!(total, Ok(Ok(49_995_000)));
+}
+
+#[test]
+fn borrowed_results_are_allowed() {
+    let words = vec![String::from("alpha"), String::from("beta")];
+    let firsts: Vec<&str> = pool()
+        .with_chunk_size(1)
+        .par_map(&words, |w| &w[..1])
+        .unwrap();
+    assert_eq!(firsts, ["a", "b"]);
+}
+
+#[test]
+fn a_shut_down_pool_refuses_forced_chunks_and_runs_small_work_inline() {
+    let pool = Pool::cpu().build().unwrap();
+    pool.shutdown();
+    let items: Vec<u8> = (0..50).collect();
+    assert_eq!(
+        pool.with_chunk_size(10).par_map(&items, |x| *x),
+        Err(TaskError::Closed)
+    );
+    assert_eq!(pool.par_map(&items, |x| *x).unwrap(), items);
+}
