@@ -53,6 +53,7 @@ const SLEEP: usize = 1 << 20;
 /// virtual CPUs halt; this spin costs a few tens of µs of one core at most.
 const SPIN_ROUNDS: u32 = 64;
 const CPU_FLUSH_EVERY: Duration = Duration::from_millis(10);
+const CPU_FLUSH_IDLE: Duration = Duration::from_millis(1);
 
 /// How a pool grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -598,6 +599,18 @@ impl WorkerCtx {
         }
     }
 
+    /// Between runs of work: reads the CPU clock if it has not been read for
+    /// a millisecond, so `stats()` is current soon after a burst ends while
+    /// one-task-at-a-time traffic pays for at most one read per millisecond.
+    fn flush_cpu_if_stale(&self) {
+        if self.shared.cfg.timing {
+            let now = Instant::now();
+            if now - self.last_flush.get() >= CPU_FLUSH_IDLE {
+                self.flush_cpu(now);
+            }
+        }
+    }
+
     fn flush_cpu(&self, now: Instant) {
         self.last_flush.set(now);
         let cpu = thread_cpu_time();
@@ -619,6 +632,7 @@ fn worker_main(ctx: Rc<WorkerCtx>) {
             if !searching {
                 shared.state.fetch_add(SEARCH, SeqCst);
                 searching = true;
+                ctx.flush_cpu_if_stale();
             }
             ctx.spin_for_job()
         });

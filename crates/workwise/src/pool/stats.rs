@@ -11,9 +11,10 @@ use crossbeam_utils::CachePadded;
 /// Counts are exact. Times are kept only when the pool was built with
 /// `timing(true)` (the default); `busy` and `queue_wait` come from one
 /// monotonic clock read when a task is submitted, starts and ends. `cpu` is
-/// the workers' thread CPU clock, read every 10 ms of work and before a worker
-/// sleeps (a read costs about 0.7 µs here, too much for every task), so it
-/// includes the brief spinning a worker does between tasks.
+/// the workers' thread CPU clock, read every 10 ms of work, when a worker runs
+/// out of work (at most once a millisecond) and before it sleeps: a read costs
+/// about 0.7 µs here, too much for every task. It includes the brief spinning
+/// a worker does between tasks.
 ///
 /// # Examples
 ///
