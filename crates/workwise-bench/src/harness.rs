@@ -102,15 +102,41 @@ pub fn timed(scenario: &str, who: &str, ops: u64, want: u64, f: impl FnOnce() ->
     Ok(elapsed.as_nanos() as f64 / ops as f64)
 }
 
+/// Times one run of `f` and gives ns per unit, with `units` units (items,
+/// bytes, calls) in the run. `verify` then checks `f`'s result outside the
+/// timed region, and the result is dropped there too; a mismatch ends the
+/// process.
+pub fn timed_verify<T>(
+    scenario: &str,
+    who: &str,
+    units: u64,
+    f: impl FnOnce() -> T,
+    verify: impl FnOnce(&T) -> Result<(), String>,
+) -> Round {
+    let start = Instant::now();
+    let got = black_box(f());
+    let elapsed = start.elapsed();
+    if let Err(why) = verify(&got) {
+        fail(scenario, who, &why);
+    }
+    drop(got);
+    Ok(elapsed.as_nanos() as f64 / units as f64)
+}
+
 /// Ends the process with a message when `got != want`.
 pub fn check(scenario: &str, who: &str, got: u64, want: u64) {
     if got != want {
-        eprintln!(
-            "workwise-bench: {scenario}: {who} computed {got}, expected {want}; \
-             a wrong answer makes its timing meaningless"
-        );
-        std::process::exit(1);
+        fail(scenario, who, &format!("computed {got}, expected {want}"));
     }
+}
+
+/// Ends the process: `who` computed a wrong answer in `scenario`.
+pub fn fail(scenario: &str, who: &str, why: &str) -> ! {
+    eprintln!(
+        "workwise-bench: {scenario}: {who} {why}; \
+         a wrong answer makes its timing meaningless"
+    );
+    std::process::exit(1);
 }
 
 fn list(xs: &[f64]) -> String {

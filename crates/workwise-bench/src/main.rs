@@ -11,6 +11,7 @@
 //! cargo run --release -p workwise-bench -- [--quick] [--json] [--filter SUBSTR] [--rounds N] [--verbose]
 //! ```
 
+mod cpu;
 mod harness;
 mod python;
 mod rows;
@@ -128,14 +129,14 @@ type Scenario = fn(&mut Bench) -> Result<(), workwise::BuildError>;
 
 fn print_header() {
     println!(
-        "{:<18} {:<12} {:>14} {:>14} {:>8}",
+        "{:<24} {:<12} {:>14} {:>14} {:>8}",
         "name", "peer", "ours ns/op", "peer ns/op", "ratio"
     );
 }
 
 fn print_row(row: &Row) {
     println!(
-        "{:<18} {:<12} {:>14.1} {:>14.1} {:>8}",
+        "{:<24} {:<12} {:>14.1} {:>14.1} {:>8}",
         row.name,
         row.peer,
         row.ours_ns,
@@ -207,11 +208,15 @@ fn main() -> ExitCode {
     if !bench.json {
         print_header();
     }
-    let scenarios: [Scenario; 4] = [
+    let scenarios: [Scenario; 8] = [
         rows::submit_wait,
         rows::roundtrip,
         rows::map,
         rows::stats_cost,
+        cpu::par_map_cheap,
+        cpu::par_map_heavy,
+        cpu::wordcount,
+        cpu::par_map_tiny,
     ];
     for scenario in scenarios {
         if let Err(e) = scenario(&mut bench) {

@@ -371,22 +371,22 @@ impl Par<'_> {
         R: Send,
     {
         let site = Location::caller();
-        let parts = self.drive(site, items.into_par_source(), |offset, chunk| {
-            let mut index = offset;
-            let mut out = Vec::new();
-            catch(|| {
-                for x in chunk {
-                    out.push(f(x));
-                    index += 1;
+        let mut out: Vec<R> = Vec::new();
+        let mut first_err: Option<ItemPanic> = None;
+        self.drive(
+            site,
+            items.into_par_source(),
+            |offset, chunk| {
+                let items = chunk.into_iter();
+                let mut part = Vec::with_capacity(items.size_hint().0);
+                // On a panic `extend` leaves `part` holding the items done,
+                // so its length is the failing item's position.
+                match catch(|| part.extend(items.map(&f))) {
+                    Ok(()) => Ok(part),
+                    Err(e) => Err((offset + part.len(), e)),
                 }
-            })
-            .map(|()| out)
-            .map_err(|e| (index, e))
-        })?;
-        let mut out = Vec::new();
-        let mut first_err = None;
-        for part in parts {
-            match part {
+            },
+            |part| match part {
                 Ok(v) if first_err.is_none() => {
                     if out.is_empty() {
                         out = v;
@@ -396,12 +396,10 @@ impl Par<'_> {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    if first_err.is_none() {
-                        first_err = Some(e);
-                    }
+                    first_err.get_or_insert(e);
                 }
-            }
-        }
+            },
+        )?;
         match first_err {
             None => Ok(out),
             Some(e) => Err(item_panic(e)),
@@ -428,25 +426,29 @@ impl Par<'_> {
         let site = Location::caller();
         let source = items.into_par_source();
         let n = source.len();
-        let parts = match self.drive(site, source, |offset, chunk| {
-            chunk
-                .into_iter()
-                .enumerate()
-                .map(|(i, x)| catch(|| f(x)).map_err(|e| item_panic((offset + i, e))))
-                .collect::<Vec<_>>()
-        }) {
-            Ok(parts) => parts,
-            Err(e) => return (0..n).map(|_| Err(e.clone())).collect(),
-        };
-        let mut out = Vec::new();
-        for part in parts {
-            if out.is_empty() {
-                out = part;
-            } else {
-                out.extend(part);
-            }
+        let mut out: Vec<Result<R, TaskError>> = Vec::new();
+        let run = self.drive(
+            site,
+            source,
+            |offset, chunk| {
+                chunk
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| catch(|| f(x)).map_err(|e| item_panic((offset + i, e))))
+                    .collect::<Vec<_>>()
+            },
+            |part| {
+                if out.is_empty() {
+                    out = part;
+                } else {
+                    out.extend(part);
+                }
+            },
+        );
+        match run {
+            Ok(()) => out,
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
         }
-        out
     }
 
     /// [`Pool::map_reduce`] with these options.
@@ -479,28 +481,38 @@ impl Par<'_> {
     {
         let site = Location::caller();
         let init = &identity;
-        let parts = self.drive(site, items.into_par_source(), |offset, chunk| {
-            let mut index = offset;
-            let mut acc = Some(init.clone());
-            catch(|| {
-                for x in chunk {
-                    let a = acc.take().unwrap_or_else(|| init.clone());
-                    acc = Some(reduce(a, map(x)));
-                    index += 1;
-                }
-            })
-            .map(|()| acc.unwrap_or_else(|| init.clone()))
-            .map_err(|e| (index, e))
-        })?;
-        let mut total: Option<T> = None;
-        for part in parts {
-            let part = part.map_err(item_panic)?;
-            total = Some(match total {
-                None => part,
-                Some(t) => catch(|| reduce(t, part)).map_err(|e| item_panic((0, e)))?,
-            });
-        }
-        Ok(total.unwrap_or(identity))
+        let reduce = &reduce;
+        let mut total: Option<Result<T, TaskError>> = None;
+        self.drive(
+            site,
+            items.into_par_source(),
+            |offset, chunk| {
+                let mut index = offset;
+                catch(|| {
+                    let mut acc = init.clone();
+                    for x in chunk {
+                        acc = reduce(acc, map(x));
+                        index += 1;
+                    }
+                    acc
+                })
+                .map_err(|e| (index, e))
+            },
+            |part| {
+                total = Some(match (total.take(), part) {
+                    (Some(Err(e)), _) => Err(e),
+                    (_, Err(e)) => Err(item_panic(e)),
+                    (None, Ok(p)) => Ok(p),
+                    (Some(Ok(t)), Ok(p)) => catch(|| reduce(t, p)).map_err(|e| match e {
+                        TaskError::Panicked { message } => TaskError::Panicked {
+                            message: format!("reduce panicked combining chunks: {message}"),
+                        },
+                        other => other,
+                    }),
+                });
+            },
+        )?;
+        total.unwrap_or(Ok(identity))
     }
 
     /// [`Pool::for_each`] with these options.
@@ -523,30 +535,42 @@ impl Par<'_> {
         F: Fn(<S::Source as ParSource>::Item) + Sync,
     {
         let site = Location::caller();
-        let parts = self.drive(site, items.into_par_source(), |offset, chunk| {
-            let mut index = offset;
-            catch(|| {
-                for x in chunk {
-                    f(x);
-                    index += 1;
+        let mut first_err: Option<ItemPanic> = None;
+        self.drive(
+            site,
+            items.into_par_source(),
+            |offset, chunk| {
+                let mut index = offset;
+                catch(|| {
+                    for x in chunk {
+                        f(x);
+                        index += 1;
+                    }
+                })
+                .map_err(|e| (index, e))
+            },
+            |part| {
+                if let Err(e) = part {
+                    first_err.get_or_insert(e);
                 }
-            })
-            .map_err(|e| (index, e))
-        })?;
-        parts
-            .into_iter()
-            .find_map(Result::err)
-            .map_or(Ok(()), |e| Err(item_panic(e)))
+            },
+        )?;
+        first_err.map_or(Ok(()), |e| Err(item_panic(e)))
     }
 
     /// Splits `source`, runs `g(offset, chunk)` on each chunk (inline or on
-    /// the pool), and returns the chunks' outputs in input order.
+    /// the pool), and hands the chunks' outputs to `sink` in input order.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Closed`] if the pool was shut down under a parallel run.
     fn drive<S, C, G>(
         &self,
         site: &'static Location<'static>,
         mut source: S,
         g: G,
-    ) -> Result<Vec<C>, TaskError>
+        mut sink: impl FnMut(C),
+    ) -> Result<(), TaskError>
     where
         S: ParSource,
         C: Send,
@@ -577,12 +601,11 @@ impl Par<'_> {
                     || work_ns < INLINE_BELOW_OVERHEADS * pool.task_overhead_ns()
                 {
                     state.inline_runs.fetch_add(1, Relaxed);
-                    let mut out = Vec::with_capacity(tail_out.len() + 1);
                     if rest > 0 {
-                        out.push(g(0, source.into_chunk()));
+                        sink(g(0, source.into_chunk()));
                     }
-                    out.extend(tail_out.into_iter().rev());
-                    return Ok(out);
+                    tail_out.into_iter().rev().for_each(sink);
+                    return Ok(());
                 }
                 let by_time = (MIN_CHUNK_TIME_NS * 1000 / cost_ps.max(1)).max(1) as usize;
                 let by_balance = (rest as usize).div_ceil(workers * CHUNKS_PER_WORKER);
@@ -608,12 +631,12 @@ impl Par<'_> {
         });
         // A chunk task cannot panic (`g` catches), so an empty slot is a task
         // the pool refused or cancelled: it was shut down.
-        let mut out = slots
-            .into_iter()
-            .collect::<Option<Vec<C>>>()
-            .ok_or(TaskError::Closed)?;
-        out.extend(tail_out.into_iter().rev());
-        Ok(out)
+        if slots.iter().any(Option::is_none) {
+            return Err(TaskError::Closed);
+        }
+        slots.into_iter().flatten().for_each(&mut sink);
+        tail_out.into_iter().rev().for_each(sink);
+        Ok(())
     }
 
     fn known_cost(&self, site: &'static Location<'static>) -> Option<u64> {
@@ -621,12 +644,22 @@ impl Par<'_> {
         if slot.key.load(Relaxed) != site_key(site) {
             return None;
         }
-        let calls = slot.calls.fetch_add(1, Relaxed).wrapping_add(1);
+        // A plain load and store: a lost count under a race only shifts when
+        // the next resample comes, and it keeps a locked write off the path.
+        let calls = slot.calls.load(Relaxed).wrapping_add(1);
+        slot.calls.store(calls, Relaxed);
         (calls % RESAMPLE_EVERY != 0).then(|| slot.cost_ps.load(Relaxed))
     }
 
+    /// Keeps a new estimate; at a known site it may at most double the old
+    /// one, so one sample slowed by preemption cannot flip the decision.
     fn remember(&self, site: &'static Location<'static>, cost_ps: u64) {
         let slot = &self.pool.par_state().sites[site_index(site)];
+        let cost_ps = if slot.key.load(Relaxed) == site_key(site) {
+            cost_ps.min(slot.cost_ps.load(Relaxed).saturating_mul(2))
+        } else {
+            cost_ps
+        };
         slot.cost_ps.store(cost_ps, Relaxed);
         slot.key.store(site_key(site), Relaxed);
     }
