@@ -44,11 +44,17 @@
 mod iter;
 mod par;
 mod pool;
+mod queue;
+mod sync;
 mod task;
 mod workload;
 
 pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
 pub use par::{IntoParSource, Par, ParSource};
 pub use pool::{BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_THREADS};
+pub use queue::{
+    ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
+    TryPutError,
+};
 pub use task::{TaskError, TaskHandle};
 pub use workload::{available_cores, Workload};

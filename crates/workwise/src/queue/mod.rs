@@ -1,0 +1,769 @@
+//! A producer-consumer queue that tracks when each item is done.
+//!
+//! Python's `queue.Queue` asks every consumer to call `task_done()` after
+//! each item so that `join()` can wait for all the work; a consumer that
+//! forgets, or raises before it gets there, makes `join()` hang forever.
+//! Here `get` returns an [`Item`] guard, and dropping the guard marks the
+//! item done, also when the consumer panics: the bookkeeping cannot be
+//! forgotten.
+//!
+//! The items travel through `concurrent-queue` (a lock-free array or linked
+//! list of blocks) and waiters sleep on `event-listener` events, the pair
+//! that `async-channel` is built from, so the blocking and async sides share
+//! one implementation and need no particular runtime.
+//!
+//! # Protocol
+//!
+//! 1. `unfinished` counts items put and not yet done. A put adds one *before*
+//!    it pushes and takes it back if the push is refused, so a consumer's
+//!    done can never be counted before its put.
+//! 2. An item is done when its [`Item`] drops (unwinding included) or gives
+//!    up its value with [`Item::into_inner`]; [`Item::requeue`] pushes the
+//!    value back without a done, so it stays counted.
+//! 3. The decrement that reaches zero notifies every joiner. A joiner reads
+//!    `unfinished`, registers a listener, reads it again, and only then
+//!    waits, so a wake-up between the read and the wait is not lost.
+//! 4. Each push notifies one more getter, each pop one more putter; waiters
+//!    listen, retry, then wait. A notified listener that is dropped (a
+//!    cancelled future) hands its notification on to another waiter.
+//! 5. `close` closes the item queue (pushes are refused and hand the item
+//!    back; pops drain what is left, then fail) and wakes every waiter.
+//! 6. Items still queued when the last handle is dropped are dropped with
+//!    the queue, once each.
+
+mod consume;
+mod error;
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::time::{Duration, Instant};
+
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use event_listener::{Event, Listener};
+
+pub use consume::ConsumerReport;
+pub use error::{GetError, JoinTimeoutError, PutError, PutTimeoutError, QueueError, TryPutError};
+
+use crate::sync::{spin_until, Arc, AtomicUsize};
+
+struct Inner<T> {
+    items: ConcurrentQueue<T>,
+    capacity: Option<usize>,
+    unfinished: AtomicUsize,
+    peak: AtomicUsize,
+    /// Notified on each push: getters wait on it.
+    pushed: Event,
+    /// Notified on each pop of a bounded queue: putters wait on it.
+    popped: Event,
+    /// Notified when `unfinished` reaches zero: joiners wait on it.
+    all_done: Event,
+}
+
+/// A multi-producer, multi-consumer queue with done-tracking, `join` and
+/// `close`, usable from threads and from async code.
+///
+/// Clone it to get another handle to the same queue.
+///
+/// # Examples
+///
+/// ```
+/// use std::thread;
+/// use workwise::Queue;
+///
+/// let q = Queue::bounded(100)?;
+/// let consumer = {
+///     let q = q.clone();
+///     thread::spawn(move || {
+///         let mut sum = 0;
+///         while let Ok(item) = q.get() {
+///             sum += *item; // `item` is marked done when it drops
+///         }
+///         sum
+///     })
+/// };
+/// for i in 1..=10 {
+///     q.put(i).unwrap();
+/// }
+/// q.join();   // every item put so far is done
+/// q.close();  // the consumer drains what is left, then `get` fails
+/// assert_eq!(consumer.join().unwrap(), 55);
+/// # Ok::<(), workwise::QueueError>(())
+/// ```
+pub struct Queue<T> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("unfinished", &self.unfinished())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> Queue<T> {
+    /// A queue that holds at most `capacity` items: `put` waits while it is
+    /// full, which keeps a fast producer from outrunning its consumers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::<String>::bounded(100)?;
+    /// assert_eq!(q.capacity(), Some(100));
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::ZeroCapacity`] for a capacity of 0.
+    pub fn bounded(capacity: usize) -> Result<Self, QueueError> {
+        if capacity == 0 {
+            return Err(QueueError::ZeroCapacity);
+        }
+        Ok(Self::with(
+            ConcurrentQueue::bounded(capacity),
+            Some(capacity),
+        ))
+    }
+
+    /// A queue with no limit. It records its longest length
+    /// ([`peak_len`](Queue::peak_len)), so that a queue growing without bound
+    /// can be spotted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::unbounded();
+    /// for i in 0..1000 {
+    ///     q.put(i).unwrap();
+    /// }
+    /// assert_eq!(q.peak_len(), 1000);
+    /// ```
+    ///
+    /// # Warning
+    ///
+    /// Nothing slows a producer down: prefer [`Queue::bounded`].
+    pub fn unbounded() -> Self {
+        Self::with(ConcurrentQueue::unbounded(), None)
+    }
+
+    fn with(items: ConcurrentQueue<T>, capacity: Option<usize>) -> Self {
+        Queue {
+            inner: Arc::new(Inner {
+                items,
+                capacity,
+                unfinished: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
+                pushed: Event::new(),
+                popped: Event::new(),
+                all_done: Event::new(),
+            }),
+        }
+    }
+
+    /// Rule 1: count, push, and take the count back if refused.
+    fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+        let inner = &*self.inner;
+        inner.unfinished.fetch_add(1, AcqRel);
+        match inner.items.push(item) {
+            Ok(()) => {
+                inner.pushed.notify_additional(1);
+                if inner.capacity.is_none() {
+                    let len = inner.items.len();
+                    if len > inner.peak.load(Relaxed) {
+                        inner.peak.fetch_max(len, Relaxed);
+                    }
+                }
+                Ok(())
+            }
+            Err(refused) => {
+                inner.done_one();
+                Err(refused)
+            }
+        }
+    }
+
+    fn try_pop(&self) -> Result<Item<'_, T>, PopError> {
+        let value = self.inner.items.pop()?;
+        if self.inner.capacity.is_some() {
+            self.inner.popped.notify_additional(1);
+        }
+        Ok(Item {
+            value,
+            done: Done {
+                inner: Some(&self.inner),
+            },
+        })
+    }
+
+    /// Puts `item` at the back, waiting while the queue is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(2)?;
+    /// q.put("a").unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Closed`] with the item if the queue is closed.
+    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
+        self.put_until(item, None).map_err(|e| match e {
+            PushError::Closed(v) | PushError::Full(v) => PutError::Closed(v),
+        })
+    }
+
+    /// Like [`put`](Queue::put), waiting at most `timeout` for room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q = workwise::Queue::bounded(1)?;
+    /// assert!(q.put_timeout(1, Duration::from_secs(1)).is_ok());
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the
+    /// item.
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
+        self.put_until(item, Some(Instant::now() + timeout))
+            .map_err(|e| match e {
+                PushError::Full(v) => PutTimeoutError::Timeout(v),
+                PushError::Closed(v) => PutTimeoutError::Closed(v),
+            })
+    }
+
+    /// Puts `item` if there is room right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(1)?;
+    /// assert!(q.try_put(1).is_ok());
+    /// assert!(q.try_put(2).is_err());
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TryPutError::Full`] or [`TryPutError::Closed`], with the item.
+    pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        self.try_push(item).map_err(|e| match e {
+            PushError::Full(v) => TryPutError::Full(v),
+            PushError::Closed(v) => TryPutError::Closed(v),
+        })
+    }
+
+    /// The blocking put: spin briefly, then sleep until a pop (rule 4).
+    fn put_until(&self, mut item: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
+        loop {
+            match self.try_push(item) {
+                Err(PushError::Full(v)) => item = v,
+                done => return done,
+            }
+            let items = &self.inner.items;
+            if spin_until(|| !items.is_full() || items.is_closed()) {
+                continue;
+            }
+            let listener = self.inner.popped.listen();
+            match self.try_push(item) {
+                Err(PushError::Full(v)) => item = v,
+                done => return done,
+            }
+            match deadline {
+                None => listener.wait(),
+                Some(d) => {
+                    if listener.wait_deadline(d).is_none() {
+                        return self.try_push(item);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the item at the front, waiting while the queue is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(4)?;
+    /// q.put(7).unwrap();
+    /// let item = q.get().unwrap();
+    /// assert_eq!(*item, 7);
+    /// assert_eq!(q.unfinished(), 1);
+    /// drop(item); // done
+    /// assert_eq!(q.unfinished(), 0);
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and drained.
+    pub fn get(&self) -> Result<Item<'_, T>, GetError> {
+        self.get_until(None)
+    }
+
+    /// Like [`get`](Queue::get), waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::GetError;
+    ///
+    /// let q = workwise::Queue::<u8>::bounded(1)?;
+    /// assert_eq!(q.get_timeout(Duration::from_millis(5)).unwrap_err(), GetError::Timeout);
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Timeout`] or [`GetError::Closed`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Item<'_, T>, GetError> {
+        self.get_until(Some(Instant::now() + timeout))
+    }
+
+    /// Takes the front item if there is one right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::GetError;
+    ///
+    /// let q = workwise::Queue::<u8>::unbounded();
+    /// assert_eq!(q.try_get().unwrap_err(), GetError::Empty);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] or [`GetError::Closed`].
+    pub fn try_get(&self) -> Result<Item<'_, T>, GetError> {
+        self.try_pop().map_err(pop_error)
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<Item<'_, T>, GetError> {
+        loop {
+            match self.try_pop() {
+                Err(PopError::Empty) => {}
+                done => return done.map_err(pop_error),
+            }
+            let items = &self.inner.items;
+            if spin_until(|| !items.is_empty() || items.is_closed()) {
+                continue;
+            }
+            let listener = self.inner.pushed.listen();
+            match self.try_pop() {
+                Err(PopError::Empty) => {}
+                done => return done.map_err(pop_error),
+            }
+            match deadline {
+                None => listener.wait(),
+                Some(d) => {
+                    if listener.wait_deadline(d).is_none() {
+                        return self.try_pop().map_err(|e| match e {
+                            PopError::Empty => GetError::Timeout,
+                            PopError::Closed => GetError::Closed,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every item ever put is done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(8)?;
+    /// q.put(1).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| drop(q.get().unwrap())); // a consumer finishes the item
+    ///     q.join(); // returns once it is done
+    /// });
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    pub fn join(&self) {
+        let _ = self.join_until(None);
+    }
+
+    /// Like [`join`](Queue::join), waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q = workwise::Queue::<u8>::bounded(8)?;
+    /// assert!(q.join_timeout(Duration::from_millis(1)).is_ok());
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`JoinTimeoutError`] with the number of unfinished items.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), JoinTimeoutError> {
+        self.join_until(Some(Instant::now() + timeout))
+    }
+
+    /// Rule 3.
+    fn join_until(&self, deadline: Option<Instant>) -> Result<(), JoinTimeoutError> {
+        let unfinished = &self.inner.unfinished;
+        loop {
+            if spin_until(|| unfinished.load(Acquire) == 0) {
+                return Ok(());
+            }
+            let listener = self.inner.all_done.listen();
+            #[cfg(not(workwise_broken_join))]
+            if unfinished.load(Acquire) == 0 {
+                return Ok(());
+            }
+            match deadline {
+                None => listener.wait(),
+                Some(d) => {
+                    if listener.wait_deadline(d).is_none() {
+                        return match unfinished.load(Acquire) {
+                            0 => Ok(()),
+                            n => Err(JoinTimeoutError { unfinished: n }),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the queue: later puts are refused and hand their item back,
+    /// getters take what is left and then get [`GetError::Closed`]. Returns
+    /// whether this call closed it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(4)?;
+    /// q.put(1).unwrap();
+    /// assert!(q.close());
+    /// assert!(!q.close());
+    /// assert_eq!(*q.get().unwrap(), 1);
+    /// assert!(q.get().is_err());
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    pub fn close(&self) -> bool {
+        let closed = self.inner.items.close();
+        self.inner.pushed.notify(usize::MAX);
+        self.inner.popped.notify(usize::MAX);
+        closed
+    }
+
+    /// Whether [`close`](Queue::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::<u8>::unbounded();
+    /// assert!(!q.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.items.is_closed()
+    }
+
+    /// Items waiting in the queue now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.items.len()
+    }
+
+    /// Whether no item is waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(workwise::Queue::<u8>::unbounded().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.inner.items.is_empty()
+    }
+
+    /// The most items the queue holds; `None` when unbounded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(workwise::Queue::<u8>::unbounded().capacity(), None);
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.inner.capacity
+    }
+
+    /// Items put and not yet done: waiting, or held by a consumer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// let item = q.get().unwrap();
+    /// assert_eq!((q.len(), q.unfinished()), (0, 1));
+    /// drop(item);
+    /// assert_eq!(q.unfinished(), 0);
+    /// ```
+    pub fn unfinished(&self) -> usize {
+        self.inner.unfinished.load(Acquire)
+    }
+
+    /// The longest an unbounded queue has been (0 for a bounded queue).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.peak_len(), 1);
+    /// ```
+    pub fn peak_len(&self) -> usize {
+        self.inner.peak.load(Relaxed)
+    }
+
+    /// Like [`put`](Queue::put), for async code on any runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let q = workwise::Queue::bounded(1)?;
+    /// q.put_async("hello").await.unwrap();
+    /// assert_eq!(*q.get_async().await.unwrap(), "hello");
+    /// # Ok::<(), workwise::QueueError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Closed`] with the item if the queue is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops the item without
+    /// putting it: an item is either in the queue or it is not.
+    pub async fn put_async(&self, mut item: T) -> Result<(), PutError<T>> {
+        loop {
+            match self.try_push(item) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Closed(v)) => return Err(PutError::Closed(v)),
+                Err(PushError::Full(v)) => item = v,
+            }
+            let listener = self.inner.popped.listen();
+            match self.try_push(item) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Closed(v)) => return Err(PutError::Closed(v)),
+                Err(PushError::Full(v)) => item = v,
+            }
+            listener.await;
+        }
+    }
+
+    /// Like [`get`](Queue::get), for async code on any runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let q = workwise::Queue::<u8>::bounded(1)?;
+    /// q.close();
+    /// assert!(q.get_async().await.is_err());
+    /// # Ok::<(), workwise::QueueError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// An item is taken only in the poll that returns it: dropping the
+    /// future before then takes nothing, and its wake-up passes to another
+    /// getter.
+    pub async fn get_async(&self) -> Result<Item<'_, T>, GetError> {
+        loop {
+            match self.try_pop() {
+                Err(PopError::Empty) => {}
+                done => return done.map_err(pop_error),
+            }
+            let listener = self.inner.pushed.listen();
+            match self.try_pop() {
+                Err(PopError::Empty) => {}
+                done => return done.map_err(pop_error),
+            }
+            listener.await;
+        }
+    }
+
+    /// Like [`join`](Queue::join), for async code on any runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let q = workwise::Queue::<u8>::unbounded();
+    /// q.join_async().await;
+    /// # });
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only waits.
+    pub async fn join_async(&self) {
+        let unfinished = &self.inner.unfinished;
+        loop {
+            if unfinished.load(Acquire) == 0 {
+                return;
+            }
+            let listener = self.inner.all_done.listen();
+            if unfinished.load(Acquire) == 0 {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+fn pop_error(e: PopError) -> GetError {
+    match e {
+        PopError::Empty => GetError::Empty,
+        PopError::Closed => GetError::Closed,
+    }
+}
+
+impl<T> Inner<T> {
+    /// Rule 3: one item done; the last one wakes the joiners.
+    fn done_one(&self) {
+        if self.unfinished.fetch_sub(1, AcqRel) == 1 {
+            self.all_done.notify(usize::MAX);
+        }
+    }
+}
+
+/// Marks its item done when dropped (rule 2).
+struct Done<'q, T> {
+    inner: Option<&'q Inner<T>>,
+}
+
+impl<T> Drop for Done<'_, T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner {
+            inner.done_one();
+        }
+    }
+}
+
+/// An item taken from a [`Queue`]: it dereferences to the value, and marks
+/// the item done when it drops, also when the consumer panics.
+///
+/// # Examples
+///
+/// ```
+/// let q = workwise::Queue::bounded(4)?;
+/// q.put(String::from("job")).unwrap();
+/// let mut item = q.get().unwrap();
+/// item.push_str(" (seen)");
+/// assert_eq!(item.as_str(), "job (seen)");
+/// let value: String = item.into_inner(); // done, and the value is yours
+/// assert_eq!(q.unfinished(), 0);
+/// # let _ = value;
+/// # Ok::<(), workwise::QueueError>(())
+/// ```
+pub struct Item<'q, T> {
+    value: T,
+    done: Done<'q, T>,
+}
+
+impl<'q, T> Item<'q, T> {
+    /// Takes the value out and marks the item done.
+    pub fn into_inner(self) -> T {
+        let Item { value, done } = self;
+        drop(done);
+        value
+    }
+
+    /// Puts the value back at the end of the queue, still unfinished, so
+    /// that another consumer (or this one) tries it again.
+    ///
+    /// It never waits: if the queue is full or closed, the item is handed
+    /// back (still unfinished; drop it to mark it done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(2)?;
+    /// q.put("retry me").unwrap();
+    /// let item = q.get().unwrap();
+    /// assert!(item.requeue().is_ok());
+    /// assert_eq!((q.len(), q.unfinished()), (1, 1));
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The item itself, when the queue has no room or is closed.
+    pub fn requeue(self) -> Result<(), Item<'q, T>> {
+        let Item { value, mut done } = self;
+        let Some(inner) = done.inner else {
+            return Err(Item { value, done });
+        };
+        match inner.items.push(value) {
+            Ok(()) => {
+                inner.pushed.notify_additional(1);
+                done.inner = None; // still counted: not done
+                Ok(())
+            }
+            Err(PushError::Full(value) | PushError::Closed(value)) => Err(Item { value, done }),
+        }
+    }
+}
+
+impl<T> Deref for Item<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for Item<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Item<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Item").field(&self.value).finish()
+    }
+}

@@ -1,0 +1,419 @@
+//! Black-box tests of `Queue`, `Item` and `Pool::consume`, with behaviours
+//! ported from Python's `queue.Queue` (FIFO order, `maxsize`, `task_done` and
+//! `join`) in Rust terms.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use workwise::{GetError, Pool, PutTimeoutError, Queue, QueueError, TryPutError};
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn zero_capacity_is_a_clear_error() {
+    let err = Queue::<u8>::bounded(0).unwrap_err();
+    assert_eq!(err, QueueError::ZeroCapacity);
+    assert!(err.to_string().contains("Queue::unbounded()"));
+}
+
+#[test]
+fn items_come_out_in_the_order_they_went_in() {
+    // queue.Queue is FIFO.
+    let q = Queue::bounded(10).unwrap();
+    for i in 0..10 {
+        q.put(i).unwrap();
+    }
+    let out: Vec<i32> = (0..10).map(|_| q.get().unwrap().into_inner()).collect();
+    assert_eq!(out, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_full_queue_refuses_try_put_and_times_out_put() {
+    // queue.Queue(maxsize=2): put_nowait raises Full, put(timeout=..) too.
+    let q = Queue::bounded(2).unwrap();
+    q.put(1).unwrap();
+    q.try_put(2).unwrap();
+    assert_eq!(q.len(), 2);
+    assert!(matches!(q.try_put(3), Err(TryPutError::Full(3))));
+    assert!(matches!(
+        q.put_timeout(4, Duration::from_millis(10)),
+        Err(PutTimeoutError::Timeout(4))
+    ));
+    assert_eq!(q.try_get().unwrap().into_inner(), 1);
+    q.put_timeout(5, LONG).unwrap();
+}
+
+#[test]
+fn an_empty_queue_refuses_try_get_and_times_out_get() {
+    let q = Queue::<u8>::bounded(2).unwrap();
+    assert_eq!(q.try_get().unwrap_err(), GetError::Empty);
+    assert_eq!(
+        q.get_timeout(Duration::from_millis(10)).unwrap_err(),
+        GetError::Timeout
+    );
+}
+
+#[test]
+fn a_blocked_put_resumes_when_a_consumer_takes_an_item() {
+    let q = Queue::bounded(1).unwrap();
+    q.put(0).unwrap();
+    thread::scope(|s| {
+        let producer = s.spawn(|| q.put(1));
+        assert_eq!(q.get().unwrap().into_inner(), 0);
+        producer.join().unwrap().unwrap();
+        assert_eq!(q.get().unwrap().into_inner(), 1);
+    });
+}
+
+#[test]
+fn join_returns_only_after_the_last_item_is_done() {
+    let q = Queue::bounded(8).unwrap();
+    let finished = AtomicBool::new(false);
+    for i in 0..5 {
+        q.put(i).unwrap();
+    }
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..5 {
+                let item = q.get().unwrap();
+                if *item == 4 {
+                    finished.store(true, Ordering::SeqCst);
+                }
+                // dropped here: done
+            }
+        });
+        q.join();
+        assert!(finished.load(Ordering::SeqCst), "join returned early");
+        assert_eq!(q.unfinished(), 0);
+    });
+}
+
+#[test]
+fn a_consumer_that_panics_mid_item_still_marks_it_done() {
+    let q = Queue::bounded(4).unwrap();
+    let handled = AtomicUsize::new(0);
+    for i in 0..3 {
+        q.put(i).unwrap();
+    }
+    thread::scope(|s| {
+        let crashing = s.spawn(|| {
+            let item = q.get().unwrap();
+            handled.fetch_add(1, Ordering::SeqCst);
+            panic!("consumer dies holding item {}", *item);
+        });
+        assert!(crashing.join().is_err());
+        s.spawn(|| {
+            while let Ok(item) = q.get_timeout(Duration::from_millis(50)) {
+                handled.fetch_add(1, Ordering::SeqCst);
+                drop(item);
+            }
+        });
+        // Python's join would hang here: the crashed consumer never called
+        // task_done. The guard did it during the panic.
+        q.join();
+    });
+    assert_eq!(handled.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn join_timeout_reports_a_stuck_consumer() {
+    let q = Queue::bounded(4).unwrap();
+    q.put("stuck").unwrap();
+    q.put("waiting").unwrap();
+    let held = q.get().unwrap();
+    let err = q.join_timeout(Duration::from_millis(20)).unwrap_err();
+    assert_eq!(err.unfinished, 2);
+    drop(held);
+    drop(q.get().unwrap());
+    q.join_timeout(LONG).unwrap();
+}
+
+#[test]
+fn close_refuses_puts_with_the_item_and_lets_consumers_drain() {
+    let q = Queue::bounded(4).unwrap();
+    q.put(String::from("a")).unwrap();
+    q.put(String::from("b")).unwrap();
+    assert!(q.close());
+    assert_eq!(
+        q.put(String::from("late")).unwrap_err().into_inner(),
+        "late"
+    );
+    assert!(matches!(
+        q.try_put(String::from("x")),
+        Err(TryPutError::Closed(_))
+    ));
+    assert_eq!(q.get().unwrap().as_str(), "a");
+    assert_eq!(q.get().unwrap().as_str(), "b");
+    assert_eq!(q.get().unwrap_err(), GetError::Closed);
+    assert_eq!(q.try_get().unwrap_err(), GetError::Closed);
+    q.join();
+}
+
+#[test]
+fn close_wakes_blocked_getters_and_putters() {
+    let empty = Queue::<u8>::bounded(1).unwrap();
+    let full = Queue::bounded(1).unwrap();
+    full.put(1u8).unwrap();
+    thread::scope(|s| {
+        let getter = s.spawn(|| empty.get().map(|i| *i));
+        let putter = s.spawn(|| full.put(2).map_err(|e| e.into_inner()));
+        empty.close();
+        full.close();
+        assert_eq!(getter.join().unwrap(), Err(GetError::Closed));
+        assert_eq!(putter.join().unwrap(), Err(2));
+    });
+}
+
+#[test]
+fn close_under_load_accounts_for_every_item() {
+    let q = Queue::bounded(64).unwrap();
+    let delivered = AtomicUsize::new(0);
+    let delivered_sum = AtomicUsize::new(0);
+    let (attempted, refused, refused_sum, attempted_sum) = thread::scope(|s| {
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    while let Ok(item) = q.get() {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        delivered_sum.fetch_add(*item, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        // Each producer puts until the close refuses it, then stops.
+        let producers: Vec<_> = (0..4)
+            .map(|p| {
+                let q = &q;
+                s.spawn(move || {
+                    let (mut attempted, mut sum) = (0, 0);
+                    for i in 1.. {
+                        let v = p * 1_000_000_000 + i;
+                        attempted += 1;
+                        sum += v;
+                        if let Err(e) = q.put(v) {
+                            return (attempted, 1, e.into_inner(), sum);
+                        }
+                    }
+                    unreachable!()
+                })
+            })
+            .collect();
+        while delivered.load(Ordering::Relaxed) < 10_000 {
+            thread::yield_now();
+        }
+        q.close();
+        let totals = producers
+            .into_iter()
+            .map(|p| p.join().unwrap())
+            .fold((0, 0, 0, 0), |a, b| {
+                (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+            });
+        for c in consumers {
+            c.join().unwrap();
+        }
+        totals
+    });
+    assert_eq!(refused, 4, "each producer was refused once, then stopped");
+    assert_eq!(delivered.load(Ordering::Relaxed) + refused, attempted);
+    assert_eq!(
+        delivered_sum.load(Ordering::Relaxed) + refused_sum,
+        attempted_sum
+    );
+    assert_eq!(q.unfinished(), 0);
+}
+
+#[test]
+fn requeue_keeps_the_item_unfinished_and_into_inner_finishes_it() {
+    let q = Queue::bounded(2).unwrap();
+    q.put(vec![1]).unwrap();
+    let mut item = q.get().unwrap();
+    item.push(2);
+    item.requeue().unwrap();
+    assert_eq!((q.len(), q.unfinished()), (1, 1));
+    let item = q.get().unwrap();
+    assert_eq!(*item, vec![1, 2]);
+    let v = item.into_inner();
+    assert_eq!((v, q.unfinished()), (vec![1, 2], 0));
+    // A full or closed queue hands the item back instead.
+    q.put(vec![3]).unwrap();
+    q.put(vec![4]).unwrap();
+    let item = q.get().unwrap();
+    q.put(vec![5]).unwrap();
+    let item = item.requeue().unwrap_err();
+    assert_eq!(*item, vec![3]);
+    q.close();
+    drop(item);
+    assert_eq!(q.unfinished(), 2);
+}
+
+#[test]
+fn items_left_in_a_dropped_queue_are_dropped_exactly_once() {
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for run in 0..100 {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let made;
+        {
+            let q = if run % 2 == 0 {
+                Queue::bounded(1 + (next() % 16) as usize).unwrap()
+            } else {
+                Queue::unbounded()
+            };
+            let clone = q.clone();
+            let mut n = 0;
+            for _ in 0..(next() % 64) {
+                match next() % 4 {
+                    0 | 1 => {
+                        n += 1;
+                        // A refused item comes back in the error and is dropped there.
+                        let _ = q.try_put(Tracked(drops.clone()));
+                    }
+                    2 => drop(clone.try_get()),
+                    _ => {
+                        if let Ok(item) = q.try_get() {
+                            let _ = item.requeue();
+                        }
+                    }
+                }
+            }
+            if next() % 3 == 0 {
+                q.close();
+            }
+            made = n;
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), made, "run {run}");
+    }
+}
+
+#[test]
+fn an_unbounded_queue_records_its_peak_length() {
+    let q = Queue::unbounded();
+    for i in 0..500 {
+        q.put(i).unwrap();
+    }
+    for _ in 0..400 {
+        q.get().unwrap();
+    }
+    q.put(0).unwrap();
+    assert_eq!((q.len(), q.peak_len(), q.capacity()), (101, 500, None));
+}
+
+#[test]
+fn consume_runs_consumer_loops_on_a_pool_and_survives_panics() {
+    let pool = Pool::io().build().unwrap();
+    let q = Queue::bounded(32).unwrap();
+    let sum = Arc::new(AtomicUsize::new(0));
+    let s2 = sum.clone();
+    let handles = pool.consume(&q, 3, move |n: usize| {
+        assert!(n % 100 != 42, "bad item {n}");
+        s2.fetch_add(n, Ordering::Relaxed);
+    });
+    for n in 0..1000 {
+        q.put(n).unwrap();
+    }
+    q.join();
+    q.close();
+    let reports: Vec<_> = handles.into_iter().map(|h| h.wait().unwrap()).collect();
+    let processed: u64 = reports.iter().map(|r| r.processed).sum();
+    let panicked: u64 = reports.iter().map(|r| r.panicked).sum();
+    assert_eq!((processed, panicked), (1000, 10));
+    let message = reports.iter().find_map(|r| r.first_panic.clone()).unwrap();
+    assert!(message.starts_with("bad item"), "{message}");
+    let want: usize = (0..1000).filter(|n| n % 100 != 42).sum();
+    assert_eq!(sum.load(Ordering::Relaxed), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_put_get_and_join() {
+    let q = Queue::bounded(4).unwrap();
+    let consumer = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let mut sum = 0u64;
+            while let Ok(item) = q.get_async().await {
+                sum += *item;
+            }
+            sum
+        })
+    };
+    for i in 1..=1000u64 {
+        q.put_async(i).await.unwrap();
+    }
+    q.join_async().await;
+    q.close();
+    assert_eq!(consumer.await.unwrap(), 500_500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_get_futures_lose_nothing() {
+    // Consumers race get_async against a short timer, so that many get
+    // futures are dropped at arbitrary points; every item must arrive once.
+    const N: u64 = 20_000;
+    let q = Queue::bounded(16).unwrap();
+    // A get future dropped while it waits on an empty queue: nothing is lost
+    // and nothing is taken.
+    assert!(tokio::time::timeout(Duration::ZERO, q.get_async())
+        .await
+        .is_err());
+    let consumers: Vec<_> = (0..4)
+        .map(|c| {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let (mut count, mut sum, mut cancelled) = (0u64, 0u64, 0u64);
+                let mut tick: u64 = c;
+                loop {
+                    tick = tick.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    let wait = Duration::from_micros(tick % 50);
+                    match tokio::time::timeout(wait, q.get_async()).await {
+                        Ok(Ok(item)) => {
+                            count += 1;
+                            sum += *item;
+                        }
+                        Ok(Err(_closed)) => break,
+                        Err(_elapsed) => cancelled += 1,
+                    }
+                }
+                (count, sum, cancelled)
+            })
+        })
+        .collect();
+    let producer = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            for i in 1..=N {
+                // Dropped put futures must not enqueue: retry until it lands.
+                loop {
+                    match tokio::time::timeout(Duration::from_micros(i % 30), q.put_async(i)).await
+                    {
+                        Ok(r) => break r.unwrap(),
+                        Err(_) => continue,
+                    }
+                }
+            }
+        })
+    };
+    producer.await.unwrap();
+    tokio::time::timeout(LONG, q.join_async()).await.unwrap();
+    q.close();
+    let (mut count, mut sum) = (0, 0);
+    for c in consumers {
+        let (n, s, _cancelled) = c.await.unwrap();
+        count += n;
+        sum += s;
+    }
+    assert_eq!(count, N);
+    assert_eq!(sum, N * (N + 1) / 2);
+}
