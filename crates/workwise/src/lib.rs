@@ -41,6 +41,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod clock;
 mod iter;
 mod par;
 mod pool;
@@ -49,6 +50,7 @@ mod sync;
 mod task;
 mod workload;
 
+pub use clock::{Clock, ManualClock, RealClock, Sleep};
 pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
 pub use par::{IntoParSource, Par, ParSource};
 pub use pool::{BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_THREADS};
