@@ -21,7 +21,8 @@ use clap::{Parser, Subcommand};
         workwise tour                    the whole tour, as a table (a minute or less)\n  \
         workwise tour --quick            a smaller run, a few seconds\n  \
         workwise tour --quick --json     one JSON object per row, for scripts\n  \
-        workwise tour --scenario scraping"
+        workwise tour --scenario scraping\n  \
+        workwise tour --scenario analysis --scenario images"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,10 +40,13 @@ enum Command {
     /// (busy time, CPU time, queue wait).
     ///
     /// Scenarios: web scraping (fetch pages from an embedded local HTTP
-    /// server, 20-50 ms each, on `Pool::cpu` and `Pool::io`).
+    /// server, 20-50 ms each, on `Pool::cpu` and `Pool::io`); data analysis
+    /// (a word count over generated text, as map-reduce) and image processing
+    /// (a box blur over generated images), both on `Pool::io` and `Pool::cpu`.
     ///
-    /// Exit status: 0 when every row ran and every request succeeded, 1 when
-    /// the tour could not run or a request failed, 2 on a usage error.
+    /// Exit status: 0 when every row ran and every result was right, 1 when
+    /// the tour could not run, a request failed or a result differed from the
+    /// sequential row's, 2 on a usage error.
     Tour(tour::TourArgs),
 }
 

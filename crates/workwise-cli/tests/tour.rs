@@ -12,8 +12,8 @@ fn workwise(args: &[&str]) -> Output {
         .expect("the workwise binary runs")
 }
 
-#[test]
-fn quick_json_tour_fetches_every_page_under_every_model() {
+/// Runs `workwise tour --quick --json` and gives its rows.
+fn quick_json_rows() -> Vec<Value> {
     let out = workwise(&["tour", "--quick", "--json"]);
     let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -22,27 +22,32 @@ fn quick_json_tour_fetches_every_page_under_every_model() {
         "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
-
     // Every stdout line is one JSON object: nothing else is printed there.
-    let rows: Vec<Value> = stdout
+    stdout
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
-        .collect();
-    let scraping: Vec<&Value> = rows
-        .iter()
-        .filter(|r| r["scenario"] == "web scraping")
-        .collect();
-    let models: Vec<&str> = scraping
+        .collect()
+}
+
+/// The rows of one scenario, checked to be `models` in that order, each with
+/// no failure, positive times and rates, and an advisor line.
+fn scenario_rows<'a>(
+    rows: &'a [Value],
+    scenario: &str,
+    models: &[&str],
+    rates: &[&str],
+) -> Vec<&'a Value> {
+    let chosen: Vec<&Value> = rows.iter().filter(|r| r["scenario"] == scenario).collect();
+    let names: Vec<&str> = chosen
         .iter()
         .map(|r| r["model"].as_str().unwrap())
         .collect();
-    assert_eq!(models, ["sequential", "Pool::cpu", "Pool::io"], "{stdout}");
-
-    for row in scraping {
-        let pages = row["pages"].as_u64().expect("pages");
-        assert!(pages > 0, "{row}");
+    assert_eq!(names, models, "{scenario}: {rows:?}");
+    for row in &chosen {
         assert_eq!(row["failed"], 0, "{row}");
-        for key in ["wall_ms", "speedup", "pages_per_s"] {
+        assert!(row.get("first_failure").is_none(), "{row}");
+        assert!(row["workers"].as_u64().is_some_and(|w| w > 0), "{row}");
+        for key in ["wall_ms", "speedup"].iter().chain(rates) {
             assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
         }
         assert!(
@@ -50,6 +55,69 @@ fn quick_json_tour_fetches_every_page_under_every_model() {
             "{row}"
         );
     }
+    chosen
+}
+
+#[test]
+fn quick_json_tour_runs_every_scenario_under_every_model() {
+    let rows = quick_json_rows();
+    let scenarios: Vec<&str> = rows
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenarios.len(), 9, "{scenarios:?}");
+
+    let scraping = scenario_rows(
+        &rows,
+        "web scraping",
+        &["sequential", "Pool::cpu", "Pool::io"],
+        &["pages_per_s"],
+    );
+    for row in scraping {
+        assert!(row["pages"].as_u64().is_some_and(|p| p > 0), "{row}");
+    }
+
+    // CPU-bound scenarios: the wrong model (threads sized for waiting)
+    // first, then the right one.
+    let cpu_models = ["sequential", "Pool::io", "Pool::cpu"];
+    let analysis = scenario_rows(&rows, "data analysis", &cpu_models, &["mb", "mb_per_s"]);
+    // Every model counted the same words (the tour also compares the counts
+    // word by word, and fails the row if they differ).
+    let words = analysis[0]["words"].as_u64().expect("words");
+    assert!(words > 100_000, "{}", analysis[0]);
+    for row in &analysis {
+        assert_eq!(row["words"], words, "{row}");
+        assert_eq!(row["mb"], analysis[0]["mb"], "{row}");
+    }
+    let blur = scenario_rows(&rows, "image processing", &cpu_models, &["images_per_s"]);
+    for row in &blur {
+        // `failed` counts the images whose checksum differs from the loop's.
+        assert_eq!(row["images"], 32, "{row}");
+    }
+    for row in analysis.iter().chain(&blur) {
+        let workers = row["workers"].as_u64().unwrap();
+        match row["model"].as_str().unwrap() {
+            "sequential" => assert_eq!(workers, 1, "{row}"),
+            "Pool::io" => assert!(workers >= 5, "{row}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn one_scenario_by_name_runs_alone() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "images"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(
+        rows.iter().all(|r| r["scenario"] == "image processing"),
+        "{stdout}"
+    );
 }
 
 #[test]

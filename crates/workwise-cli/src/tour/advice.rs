@@ -41,22 +41,47 @@ fn ratio(part: Duration, whole: Duration) -> f64 {
 }
 
 /// The advisor's line for a plain loop on one thread, from its wall time and,
-/// where the platform exposes it, the thread's CPU time over the loop.
-pub(crate) fn for_loop(wall: Duration, cpu: Option<Duration>) -> String {
-    let Some(cpu) = cpu else {
+/// where the platform exposes them, the thread's scheduler times over the
+/// loop.
+///
+/// Time the thread spent runnable but waiting for a core (other threads held
+/// them all) is neither computing nor waiting on I/O: the thread's CPU share
+/// is of the rest of the wall time.
+pub(crate) fn for_loop(wall: Duration, times: Option<ThreadTimes>) -> String {
+    let Some(ThreadTimes { cpu, run_delay }) = times else {
         return format!(
             "one task at a time for {}; this platform does not expose a thread's CPU time, \
              so the advisor cannot tell waiting from computing",
             human(wall)
         );
     };
-    let share = ratio(cpu, wall);
-    let figures = format!(
-        "the loop's thread was on CPU for {} of {} wall ({:.1}%)",
-        human(cpu),
-        human(wall),
-        share * 100.0
-    );
+    // schedstat moves at scheduler ticks, so its CPU time can come out a
+    // little over the wall time, which one thread cannot spend.
+    let cpu = cpu.min(wall);
+    let contended = run_delay >= wall / 10;
+    let share = if contended {
+        ratio(cpu, wall.saturating_sub(run_delay))
+    } else {
+        ratio(cpu, wall)
+    }
+    .min(1.0);
+    let figures = if contended {
+        format!(
+            "the loop's thread was on CPU for {} of {} wall and waited {} for a core that \
+             other threads held ({:.1}% on CPU of the rest)",
+            human(cpu),
+            human(wall),
+            human(run_delay),
+            share * 100.0
+        )
+    } else {
+        format!(
+            "the loop's thread was on CPU for {} of {} wall ({:.1}%)",
+            human(cpu),
+            human(wall),
+            share * 100.0
+        )
+    };
     match kind(share) {
         Kind::Waiting => format!(
             "{figures} and waited the rest, one task at a time: I/O-bound work; \
@@ -144,6 +169,196 @@ pub(crate) fn for_pool(
     }
 }
 
+/// One data-parallel run (`par_map`, `map_reduce`) of CPU-bound work on a
+/// fresh pool, as the advisor compares it with the same work on another pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParRun {
+    /// The workload the pool was built for.
+    pub(crate) workload: Workload,
+    /// The pool's size.
+    pub(crate) max_workers: usize,
+    /// The pool's statistics, read after its shutdown.
+    pub(crate) stats: PoolStats,
+    /// The run's wall time, from building the pool to its shutdown.
+    pub(crate) wall: Duration,
+    /// The sequential row's wall time over this one's.
+    pub(crate) speedup: f64,
+    /// CPU time other processes took from the cores during the run, where
+    /// the platform tells.
+    pub(crate) others: Option<Duration>,
+}
+
+/// The advisor's line for a data-parallel run of CPU-bound work, compared
+/// with `other`, the same work on the other pool, where it ran.
+///
+/// A pool with more threads than cores reports busy time that includes
+/// waiting for a core, so the CPU share here is of the time the threads
+/// could have run: their busy time, at most the cores times the wall time.
+pub(crate) fn for_par_pool(run: &ParRun, other: Option<&ParRun>) -> String {
+    par_line(run, other, workwise::available_cores())
+}
+
+/// The model's name as the tour's rows spell it.
+fn model(workload: Workload) -> String {
+    match workload {
+        Workload::Cpu => "Pool::cpu".into(),
+        Workload::Io => "Pool::io".into(),
+        other => format!("a {other} pool"),
+    }
+}
+
+fn threads_on(threads: usize, cores: usize) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{} on {}",
+        plural(threads, "thread", "threads"),
+        plural(cores, "core", "cores")
+    )
+}
+
+fn par_line(run: &ParRun, other: Option<&ParRun>, cores: usize) -> String {
+    let s = &run.stats;
+    let (threads, wall) = (run.max_workers, run.wall);
+    let on = threads_on(threads, cores);
+    let inline = s.inline_runs;
+    let calls = inline + s.parallel_runs;
+    if calls > 0 && inline == calls {
+        return format!(
+            "the call ran inline on the calling thread: {} measured the work as too small \
+             to pay for its {on}, so this row is one thread's speed ({:.2}x)",
+            model(run.workload),
+            run.speedup
+        );
+    }
+    let inline_note = if inline > 0 {
+        format!("; {inline} of {calls} calls ran inline, on the calling thread")
+    } else {
+        String::new()
+    };
+    if s.busy.is_zero() || s.cpu.is_zero() {
+        return format!(
+            "{on}: {:.2}x; the pool measured no busy or CPU time (timing(false), or a \
+             platform without thread CPU time), so the advisor cannot tell waiting from \
+             computing{inline_note}",
+            run.speedup
+        );
+    }
+    // The CPU the threads could have had: their busy time, at most what the
+    // cores gave in the wall time less what other processes took.
+    let capacity = wall.saturating_mul(cores.min(u32::MAX as usize) as u32);
+    let taken = run.others.map(|o| (o, ratio(o, capacity)));
+    // /proc counts in ticks: a tick or two is noise, not other processes.
+    let crowded = |o: Duration, part: f64| part >= 0.1 && o >= CLOCK_TICK * 3;
+    let left = match taken {
+        Some((o, part)) if crowded(o, part) => capacity.saturating_sub(o),
+        _ => capacity,
+    };
+    let could_run = s.busy.min(left.max(s.cpu));
+    let share = ratio(s.cpu, could_run).min(1.0);
+    let figures = if s.busy > could_run {
+        format!(
+            "{on}, busy {} in {} wall ({:.1} at once), on CPU for {} ({:.0}% of the {} \
+             the cores could give them; the rest of the busy time was waiting for a core)",
+            human(s.busy),
+            human(wall),
+            ratio(s.busy, wall),
+            human(s.cpu),
+            share * 100.0,
+            human(could_run)
+        )
+    } else {
+        format!(
+            "{on}, on CPU for {} of {} busy ({:.0}%) in {} wall",
+            human(s.cpu),
+            human(s.busy),
+            share * 100.0,
+            human(wall)
+        )
+    };
+    let contention = match taken {
+        Some((o, part)) if crowded(o, part) => format!(
+            "; other processes took {} of the cores' {} meanwhile ({:.0}%)",
+            human(o),
+            human(capacity),
+            part * 100.0
+        ),
+        _ => String::new(),
+    };
+    let speedup = format!("{:.2}x", run.speedup);
+    let versus = other.map(|o| {
+        (
+            model(o.workload),
+            format!("{:.2}x", o.speedup),
+            threads_on(o.max_workers, cores),
+            run.speedup / o.speedup,
+        )
+    });
+    let line = match (kind(share), run.workload) {
+        (Kind::Computing, Workload::Cpu) => {
+            let mut line = format!(
+                "{figures}: CPU-bound work on a cores-sized pool, the right model; \
+                 {speedup} over the loop"
+            );
+            if let Some((name, theirs, their_threads, _)) = &versus {
+                line.push_str(&format!(" ({name}, {their_threads}: {theirs})"));
+            }
+            line
+        }
+        (Kind::Computing, Workload::Io) if threads > cores => {
+            let compared = match &versus {
+                Some((name, theirs, _, r)) if *r < 0.95 => {
+                    format!("{speedup}, slower than {name}'s {theirs}")
+                }
+                Some((name, theirs, _, r)) if *r <= 1.05 => {
+                    format!("{speedup}, no faster than {name}'s {theirs}")
+                }
+                Some((name, theirs, _, _)) => format!(
+                    "{speedup}, faster than {name}'s {theirs} in this run ({})",
+                    if contention.is_empty() {
+                        "more, smaller chunks can even out a slow core"
+                    } else {
+                        "with other processes on the cores, more threads win a larger \
+                         share of them from the scheduler, at those processes' expense"
+                    }
+                ),
+                None => speedup.clone(),
+            };
+            format!(
+                "{figures}: CPU-bound work on a pool sized for waiting; {compared}; the \
+                 guide's GIL pitfall does not exist in Rust (these threads did compute in \
+                 parallel), but {} threads more than cores only add memory and switching: \
+                 use Pool::cpu()",
+                threads - cores
+            )
+        }
+        (Kind::Computing, _) => {
+            format!("{figures}: CPU-bound work, {speedup}; Pool::cpu() runs one thread per core")
+        }
+        (Kind::Waiting | Kind::Mixed, _) => {
+            // Only a run long enough for three ticks to be a tenth of the
+            // cores' time could have seen other processes.
+            let why = match taken {
+                Some((o, part)) if crowded(o, part) => "other processes held the cores",
+                Some(_) if capacity >= CLOCK_TICK * 30 => {
+                    "the work itself waits (I/O, locks, sleeps)"
+                }
+                Some(_) => {
+                    "either the work waits (I/O, locks) or other processes held the cores; \
+                     the run was too short to tell with /proc's 10 ms ticks"
+                }
+                None => "either the work waits (I/O, locks) or other processes held the cores",
+            };
+            return format!(
+                "{figures}: {speedup}; the threads computed for only {:.0}% of the time they \
+                 could run: {why}{contention}{inline_note}",
+                share * 100.0
+            );
+        }
+    };
+    line + &contention + &inline_note
+}
+
 /// When every thread was busy and tasks queued about as long as they ran,
 /// the pool's size was the limit: say so, with the figures.
 fn queue_note(stats: &PoolStats, max_workers: usize, at_once: f64) -> Option<String> {
@@ -180,12 +395,88 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
-/// The calling thread's CPU time, where the platform exposes it (Linux).
-pub(crate) fn thread_cpu_time() -> Option<Duration> {
-    // The first field of schedstat is the thread's time on a CPU, in ns.
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
+/// A thread's scheduler times (Linux exposes them; other platforms do not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ThreadTimes {
+    /// Time on a CPU.
+    pub(crate) cpu: Duration,
+    /// Time runnable but waiting for a CPU, all of them taken.
+    pub(crate) run_delay: Duration,
+}
+
+impl ThreadTimes {
+    /// The calling thread's times so far, where the platform exposes them.
+    pub(crate) fn now() -> Option<Self> {
+        // schedstat: time on a CPU, time waiting on a run queue (both in ns),
+        // and the number of time slices.
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        let mut fields = stat.split_whitespace().map(str::parse::<u64>);
+        Some(ThreadTimes {
+            cpu: Duration::from_nanos(fields.next()?.ok()?),
+            run_delay: Duration::from_nanos(fields.next()?.ok()?),
+        })
+    }
+
+    /// The times from `before` to `self`.
+    pub(crate) fn since(self, before: Self) -> Self {
+        ThreadTimes {
+            cpu: self.cpu.saturating_sub(before.cpu),
+            run_delay: self.run_delay.saturating_sub(before.run_delay),
+        }
+    }
+}
+
+/// CPU time used on the whole machine and by this process, to tell how much
+/// of the cores other processes took during a run (Linux only).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuClocks {
+    machine: Duration,
+    process: Duration,
+}
+
+/// The unit of /proc's CPU times: USER_HZ, 100 per second on every Linux
+/// architecture that matters here (the kernel's ABI fixes it, whatever its
+/// internal tick rate).
+const CLOCK_TICK: Duration = Duration::from_millis(10);
+
+impl CpuClocks {
+    /// The clocks now, where the platform exposes them.
+    pub(crate) fn now() -> Option<Self> {
+        // The first line of /proc/stat sums every core: user, nice, system,
+        // idle, iowait, irq, softirq, steal (guest time is inside user).
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        let busy = [0, 1, 2, 5, 6, 7]
+            .iter()
+            .map(|&i| cpu.get(i).copied().unwrap_or(0))
+            .sum::<u64>();
+        // /proc/self/stat: utime and stime are the 14th and 15th fields, and
+        // count every thread of the process, finished ones too. The 2nd
+        // field, the command, is in parentheses and may hold spaces.
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let mut after_comm = own.rsplit_once(')')?.1.split_whitespace().skip(11);
+        let utime: u64 = after_comm.next()?.parse().ok()?;
+        let stime: u64 = after_comm.next()?.parse().ok()?;
+        Some(CpuClocks {
+            machine: CLOCK_TICK * u32::try_from(busy).ok()?,
+            process: CLOCK_TICK * u32::try_from(utime + stime).ok()?,
+        })
+    }
+
+    /// CPU time that other processes (and, in a virtual machine, the
+    /// hypervisor) took from this machine's cores between `before` and
+    /// `self`.
+    pub(crate) fn others_since(self, before: Self) -> Duration {
+        let machine = self.machine.saturating_sub(before.machine);
+        let process = self.process.saturating_sub(before.process);
+        machine.saturating_sub(process)
+    }
 }
 
 #[cfg(test)]
@@ -232,10 +523,193 @@ mod tests {
 
     #[test]
     fn a_waiting_loop_points_to_the_io_pool() {
-        let line = for_loop(Duration::from_secs(2), Some(Duration::from_millis(20)));
-        assert!(line.contains("(1.0%)"), "{line}");
+        let times = ThreadTimes {
+            cpu: Duration::from_millis(20),
+            run_delay: Duration::from_millis(1),
+        };
+        let line = for_loop(Duration::from_secs(2), Some(times));
+        assert!(
+            line.contains("on CPU for 20 ms of 2.00 s wall (1.0%)"),
+            "{line}"
+        );
         assert!(line.contains("Pool::io()"), "{line}");
         assert!(for_loop(Duration::from_secs(1), None).contains("cannot tell"));
+    }
+
+    fn par_run(
+        workload: Workload,
+        workers: usize,
+        busy_ms: u64,
+        cpu_ms: u64,
+        wall_ms: u64,
+        speedup: f64,
+    ) -> ParRun {
+        let mut s = stats(busy_ms, cpu_ms, 0, 32, workers as u64);
+        s.parallel_runs = 1;
+        ParRun {
+            workload,
+            max_workers: workers,
+            stats: s,
+            wall: Duration::from_millis(wall_ms),
+            speedup,
+            others: None,
+        }
+    }
+
+    #[test]
+    fn cpu_work_on_the_cpu_pool_is_the_right_model() {
+        let cpu = par_run(Workload::Cpu, 2, 1000, 980, 520, 1.9);
+        let io = par_run(Workload::Io, 6, 3000, 990, 530, 1.88);
+        let line = par_line(&cpu, Some(&io), 2);
+        assert!(line.contains("2 threads on 2 cores"), "{line}");
+        assert!(line.contains("980 ms of 1.00 s busy (98%)"), "{line}");
+        assert!(line.contains("the right model; 1.90x"), "{line}");
+        assert!(
+            line.contains("Pool::io, 6 threads on 2 cores: 1.88x"),
+            "{line}"
+        );
+        assert!(!line.contains("inline"), "{line}");
+    }
+
+    #[test]
+    fn cpu_work_on_an_oversubscribed_io_pool_is_compared_honestly() {
+        let cpu = par_run(Workload::Cpu, 2, 1000, 980, 520, 1.9);
+        let io = par_run(Workload::Io, 6, 3000, 990, 530, 1.88);
+        let line = par_line(&io, Some(&cpu), 2);
+        // Busy time beyond 2 cores x 530 ms is waiting for a core, not I/O.
+        assert!(line.contains("6 threads on 2 cores, busy 3.00 s"), "{line}");
+        assert!(
+            line.contains("93% of the 1.06 s the cores could give"),
+            "{line}"
+        );
+        assert!(
+            line.contains("1.88x, no faster than Pool::cpu's 1.90x"),
+            "{line}"
+        );
+        assert!(
+            line.contains("GIL pitfall does not exist in Rust"),
+            "{line}"
+        );
+        assert!(line.contains("4 threads more than cores"), "{line}");
+        assert!(line.contains("use Pool::cpu()"), "{line}");
+
+        let slower = par_run(Workload::Io, 6, 3000, 990, 700, 1.4);
+        assert!(par_line(&slower, Some(&cpu), 2).contains("1.40x, slower than Pool::cpu's 1.90x"));
+        let faster = par_run(Workload::Io, 6, 3000, 990, 450, 2.2);
+        let line = par_line(&faster, Some(&cpu), 2);
+        assert!(
+            line.contains("2.20x, faster than Pool::cpu's 1.90x in this run"),
+            "{line}"
+        );
+        assert!(line.contains("use Pool::cpu()"), "{line}");
+    }
+
+    #[test]
+    fn a_run_that_went_inline_says_so() {
+        let mut run = par_run(Workload::Cpu, 2, 0, 0, 5, 0.98);
+        run.stats.parallel_runs = 0;
+        run.stats.inline_runs = 1;
+        let line = par_line(&run, None, 2);
+        assert!(line.contains("ran inline on the calling thread"), "{line}");
+        assert!(line.contains("(0.98x)"), "{line}");
+
+        let mut some = par_run(Workload::Cpu, 2, 1000, 980, 520, 1.9);
+        some.stats.inline_runs = 1;
+        let line = par_line(&some, None, 2);
+        assert!(line.contains("the right model"), "{line}");
+        assert!(
+            line.ends_with("1 of 2 calls ran inline, on the calling thread"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn cpu_work_starved_of_cores_is_not_called_cpu_bound() {
+        let run = par_run(Workload::Cpu, 2, 1000, 400, 520, 1.1);
+        let line = par_line(&run, None, 2);
+        assert!(line.contains("only 40%"), "{line}");
+        assert!(!line.contains("the right model"), "{line}");
+    }
+
+    #[test]
+    fn a_loop_kept_off_the_cores_is_still_cpu_bound() {
+        // 60 ms on CPU, 40 ms waiting for a core, of 102 ms: it computed
+        // nearly all the time it had a core.
+        let times = ThreadTimes {
+            cpu: Duration::from_millis(60),
+            run_delay: Duration::from_millis(40),
+        };
+        let line = for_loop(Duration::from_millis(102), Some(times));
+        assert!(line.contains("waited 40 ms for a core"), "{line}");
+        assert!(line.contains("(96.8% on CPU of the rest)"), "{line}");
+        assert!(line.contains("CPU-bound work"), "{line}");
+
+        let over = ThreadTimes {
+            cpu: Duration::from_millis(36),
+            run_delay: Duration::ZERO,
+        };
+        let line = for_loop(Duration::from_millis(33), Some(over));
+        assert!(
+            line.contains("on CPU for 33 ms of 33 ms wall (100.0%)"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn other_processes_on_the_cores_are_named_not_blamed_on_the_work() {
+        // 2 threads, 140 ms wall: the cores had 280 ms, others took 150 ms,
+        // so 130 ms was left and the threads used 96 ms of it.
+        let mut run = par_run(Workload::Cpu, 2, 260, 96, 140, 0.92);
+        run.others = Some(Duration::from_millis(150));
+        let line = par_line(&run, None, 2);
+        assert!(
+            line.contains("74% of the 130 ms the cores could give"),
+            "{line}"
+        );
+        assert!(line.contains("the right model"), "{line}");
+        assert!(
+            line.contains("other processes took 150 ms of the cores' 280 ms meanwhile (54%)"),
+            "{line}"
+        );
+
+        // One 10 ms tick of others' time is within /proc's resolution.
+        // A 400 ms run could see other processes, and saw none.
+        let mut quiet = par_run(Workload::Cpu, 2, 780, 290, 400, 0.92);
+        quiet.others = Some(Duration::from_millis(10));
+        let line = par_line(&quiet, None, 2);
+        assert!(line.contains("only 37%"), "{line}");
+        assert!(line.contains("the work itself waits"), "{line}");
+        assert!(!line.contains("other processes took"), "{line}");
+
+        // A short run that computed little cannot tell waiting from others.
+        let mut brief = par_run(Workload::Io, 6, 65, 34, 25, 1.3);
+        brief.others = Some(Duration::ZERO);
+        let line = par_line(&brief, None, 2);
+        assert!(line.contains("only 68%"), "{line}");
+        assert!(line.contains("too short to tell"), "{line}");
+
+        // A 21 ms run: one tick is 24% of the cores' 42 ms, but only a tick.
+        let mut short = par_run(Workload::Cpu, 2, 36, 36, 21, 1.6);
+        short.others = Some(Duration::from_millis(10));
+        let line = par_line(&short, None, 2);
+        assert!(line.contains("the right model"), "{line}");
+        assert!(
+            line.contains("on CPU for 36 ms of 36 ms busy (100%)"),
+            "{line}"
+        );
+        assert!(!line.contains("waiting for a core"), "{line}");
+        assert!(!line.contains("other processes took"), "{line}");
+    }
+
+    #[test]
+    fn machine_clocks_read_here() {
+        if cfg!(target_os = "linux") {
+            let before = CpuClocks::now().expect("/proc/stat and /proc/self/stat");
+            let t = ThreadTimes::now().expect("/proc/thread-self/schedstat");
+            let after = CpuClocks::now().unwrap();
+            assert!(after.others_since(before) < Duration::from_secs(60));
+            assert_eq!(t.since(t), ThreadTimes::default());
+        }
     }
 
     #[test]

@@ -8,21 +8,28 @@
 //! file and one line in [`SCENARIOS`].
 
 mod advice;
+mod analysis;
+mod images;
 mod scraping;
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use workwise::{Pool, PoolBuilder};
 
 use crate::server::{PageServer, StartError};
 
 /// Every scenario, in the order the tour runs them.
-const SCENARIOS: &[&dyn Scenario] = &[&scraping::WebScraping];
+const SCENARIOS: &[&dyn Scenario] = &[
+    &scraping::WebScraping,
+    &analysis::DataAnalysis,
+    &images::ImageProcessing,
+];
 
 /// The model name of the row that speedups are measured against.
 const SEQUENTIAL: &str = "sequential";
@@ -30,19 +37,24 @@ const SEQUENTIAL: &str = "sequential";
 /// Options of `workwise tour`.
 #[derive(Debug, Args)]
 pub(crate) struct TourArgs {
-    /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200).
+    /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200;
+    /// data analysis: 8 MB of text, not 40; image processing: 32 images, not
+    /// 64).
     #[arg(long)]
     quick: bool,
 
     /// Print one JSON object per row on stdout, and nothing else there.
     ///
     /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures
-    /// (web scraping: pages, pages_per_s), failed, workers, advice.
+    /// (web scraping: pages, pages_per_s; data analysis: mb, mb_per_s, words;
+    /// image processing: images, images_per_s), failed, workers, advice, and
+    /// first_failure where a row failed.
     #[arg(long)]
     json: bool,
 
     /// Run only this scenario, by short or row name (`scraping` or "web
-    /// scraping"); repeat for several. All of them by default.
+    /// scraping", `analysis`, `images`); repeat for several. All of them by
+    /// default.
     #[arg(
         long = "scenario",
         value_name = "NAME",
@@ -279,10 +291,7 @@ impl Tour {
         if m.model == SEQUENTIAL {
             self.baseline = Some(m.wall);
         }
-        let speedup = match self.baseline {
-            Some(base) if !m.wall.is_zero() => base.as_secs_f64() / m.wall.as_secs_f64(),
-            _ => f64::NAN,
-        };
+        let speedup = self.baseline.map_or(f64::NAN, |base| speedup(base, m.wall));
         self.failed += m.failed;
         if self.json {
             let row = JsonRow {
@@ -367,6 +376,46 @@ impl Tour {
             )?;
         }
         Ok(())
+    }
+}
+
+/// Runs `work` on a fresh pool from `builder`, timed as every pool row is:
+/// from building the pool to its shutdown. Gives the work's output and the
+/// run as the advisor reads it: the pool's final statistics, the wall time,
+/// the speedup over `base` (the sequential row's wall time), and the CPU time
+/// other processes took meanwhile.
+pub(crate) fn timed_on_pool<T>(
+    builder: PoolBuilder,
+    base: Duration,
+    work: impl FnOnce(&Pool) -> T,
+) -> Result<(T, advice::ParRun), TourError> {
+    let clocks = advice::CpuClocks::now();
+    let start = Instant::now();
+    let pool = builder.build().map_err(TourError::Pool)?;
+    let out = work(&pool);
+    pool.shutdown();
+    let wall = start.elapsed();
+    let others = clocks
+        .zip(advice::CpuClocks::now())
+        .map(|(before, after)| after.others_since(before));
+    let run = advice::ParRun {
+        workload: pool.workload(),
+        max_workers: pool.max_workers(),
+        stats: pool.stats(),
+        wall,
+        speedup: speedup(base, wall),
+        others,
+    };
+    Ok((out, run))
+}
+
+/// A row's speedup: the baseline's wall time over the row's (NaN for a zero
+/// wall time).
+pub(crate) fn speedup(base: Duration, wall: Duration) -> f64 {
+    if wall.is_zero() {
+        f64::NAN
+    } else {
+        base.as_secs_f64() / wall.as_secs_f64()
     }
 }
 

@@ -73,18 +73,18 @@ impl Scenario for WebScraping {
 
         let bar = tour.progress("sequential", pages);
         let mut tally = Tally::new(pages);
-        let cpu_before = advice::thread_cpu_time();
+        let before = advice::ThreadTimes::now();
         let start = Instant::now();
         for page in 0..pages {
             tally.add(page, fetch(&agent, &base, page));
             bar.inc(1);
         }
         let wall = start.elapsed();
-        let cpu = cpu_before
-            .zip(advice::thread_cpu_time())
-            .map(|(before, after)| after.saturating_sub(before));
+        let times = before
+            .zip(advice::ThreadTimes::now())
+            .map(|(before, after)| after.since(before));
         bar.finish_and_clear();
-        let advice = advice::for_loop(wall, cpu);
+        let advice = advice::for_loop(wall, times);
         tour.record(tally.into_measurement("sequential", 1, wall, advice))?;
 
         for (model, builder) in [("Pool::cpu", Pool::cpu()), ("Pool::io", Pool::io())] {

@@ -1,0 +1,221 @@
+//! The guide's `Data analysis | Multiprocessing | ProcessPoolExecutor` row.
+//!
+//! A word count over generated text, cut once into blocks, as map-reduce
+//! (count each block, merge the counts), three ways: a plain fold over the
+//! blocks; `Pool::io`, the wrong model (`min(32, cores + 4)` threads for work
+//! that never waits: the guide's "threads for CPU-bound work" pitfall); and
+//! `Pool::cpu`, the right one (one thread per core; Rust threads compute in
+//! parallel, so no processes are needed). Every run's counts must equal the
+//! loop's, word for word.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use workwise::Pool;
+use workwise_workloads::text;
+
+use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+
+/// Bytes of text a full run counts.
+const FULL_BYTES: usize = 40_000_000;
+/// Bytes of text a `--quick` run counts.
+const QUICK_BYTES: usize = 8_000_000;
+/// How many blocks the text is cut into.
+const BLOCKS: usize = 256;
+/// The text's seed: every run counts the same words.
+const SEED: u64 = 0x5EED_0001;
+
+/// Word counts: each word of the text and how often it occurs.
+type Counts<'a> = HashMap<&'a str, u64>;
+
+/// The data analysis scenario.
+#[derive(Debug)]
+pub(crate) struct DataAnalysis;
+
+impl Scenario for DataAnalysis {
+    fn name(&self) -> &'static str {
+        "data analysis"
+    }
+
+    fn slug(&self) -> &'static str {
+        "analysis"
+    }
+
+    fn about(&self) -> &'static str {
+        "the guide's `Data analysis` row: a word count over generated text, as map-reduce"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        &[
+            Column {
+                key: "mb_per_s",
+                header: "MB/s",
+            },
+            Column {
+                key: "words",
+                header: "words",
+            },
+        ]
+    }
+
+    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
+        let bytes = if tour.quick() {
+            QUICK_BYTES
+        } else {
+            FULL_BYTES
+        };
+        // Generated and cut once, before any clock starts.
+        let text = text::generate(bytes, SEED);
+        let blocks = text::blocks(&text, BLOCKS);
+        let mb = text.len() as f64 / 1e6;
+        tour.intro(&format!(
+            "a word count over {mb:.1} MB of generated text in {} blocks, as map-reduce \
+             (count each block, merge the counts); the guide says processes \
+             (ProcessPoolExecutor), workwise says Pool::cpu(): Rust threads compute in parallel",
+            blocks.len()
+        ))?;
+
+        let bar = tour.progress("sequential", blocks.len());
+        let before = advice::ThreadTimes::now();
+        let start = Instant::now();
+        let expected = blocks.iter().fold(Counts::new(), |counts, block| {
+            let merged = text::merge(counts, text::count_words(block));
+            bar.inc(1);
+            merged
+        });
+        let base = start.elapsed();
+        let times = before
+            .zip(advice::ThreadTimes::now())
+            .map(|(before, after)| after.since(before));
+        bar.finish_and_clear();
+        let row = Row::check(Ok(&expected), &expected, mb);
+        tour.record(row.into_measurement("sequential", 1, base, advice::for_loop(base, times)))?;
+
+        // Both pools run before either row is printed: each row's advice
+        // compares it with the other.
+        let mut runs = Vec::new();
+        for (model, builder) in [("Pool::io", Pool::io()), ("Pool::cpu", Pool::cpu())] {
+            let bar = tour.progress(model, blocks.len());
+            let (counted, run) = super::timed_on_pool(builder.name("analysis"), base, |pool| {
+                pool.map_reduce(
+                    &blocks,
+                    |block| {
+                        let counts = text::count_words(block);
+                        bar.inc(1);
+                        counts
+                    },
+                    Counts::new(),
+                    text::merge,
+                )
+            })?;
+            bar.finish_and_clear();
+            let row = Row::check(counted.as_ref().map_err(ToString::to_string), &expected, mb);
+            runs.push((model, run, row));
+        }
+        for (i, (model, run, row)) in runs.iter().enumerate() {
+            let other = runs.get(1 - i).map(|(_, other, _)| other);
+            let advice = advice::for_par_pool(run, other);
+            tour.record(
+                row.clone()
+                    .into_measurement(model, run.max_workers, run.wall, advice),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One run's outcome, checked against the loop's counts.
+#[derive(Debug, Clone)]
+struct Row {
+    mb: f64,
+    words: u64,
+    failure: Option<String>,
+}
+
+impl Row {
+    fn check(counted: Result<&Counts<'_>, String>, expected: &Counts<'_>, mb: f64) -> Self {
+        let (words, failure) = match counted {
+            Err(e) => (0, Some(format!("the count failed: {e}"))),
+            Ok(counts) => {
+                let words = text::total(counts);
+                let failure = (counts != expected).then(|| {
+                    format!(
+                        "the counts differ from the loop's: {words} words ({} distinct), \
+                         the loop counted {} ({} distinct)",
+                        counts.len(),
+                        text::total(expected),
+                        expected.len()
+                    )
+                });
+                (words, failure)
+            }
+        };
+        Row { mb, words, failure }
+    }
+
+    fn into_measurement(
+        self,
+        model: &'static str,
+        workers: usize,
+        wall: Duration,
+        advice: String,
+    ) -> Measurement {
+        let per_s = self.mb / wall.as_secs_f64().max(f64::MIN_POSITIVE);
+        Measurement {
+            model,
+            workers,
+            wall,
+            figures: vec![
+                ("mb", Figure::Rate(self.mb)),
+                ("mb_per_s", Figure::Rate(per_s)),
+                ("words", Figure::Count(self.words)),
+            ],
+            failed: u64::from(self.failure.is_some()),
+            first_failure: self.failure,
+            advice,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_that_differ_from_the_loop_fail_the_row() {
+        let text = text::generate(20_000, 7);
+        let blocks = text::blocks(&text, 8);
+        let expected = blocks
+            .iter()
+            .map(|b| text::count_words(b))
+            .fold(Counts::new(), text::merge);
+        let words = text::total(&expected);
+
+        let same = Row::check(Ok(&expected.clone()), &expected, 0.02);
+        let m = same.into_measurement("Pool::cpu", 2, Duration::from_millis(10), String::new());
+        assert_eq!(m.failed, 0);
+        assert!(m.first_failure.is_none());
+        assert!(matches!(m.figures[2], ("words", Figure::Count(n)) if n == words));
+
+        let mut wrong = expected.clone();
+        *wrong.values_mut().next().unwrap() += 1;
+        let m = Row::check(Ok(&wrong), &expected, 0.02).into_measurement(
+            "Pool::io",
+            6,
+            Duration::from_millis(10),
+            String::new(),
+        );
+        assert_eq!(m.failed, 1);
+        let why = m.first_failure.unwrap();
+        assert!(why.contains(&format!("the loop counted {words}")), "{why}");
+
+        let m = Row::check(Err("item 3 panicked: boom".into()), &expected, 0.02).into_measurement(
+            "Pool::io",
+            6,
+            Duration::from_millis(10),
+            String::new(),
+        );
+        assert_eq!(m.failed, 1);
+        assert!(m.first_failure.unwrap().contains("boom"));
+    }
+}
