@@ -14,6 +14,7 @@
 mod cpu;
 mod harness;
 mod python;
+mod queue;
 mod rows;
 
 use std::io::Write;
@@ -129,14 +130,14 @@ type Scenario = fn(&mut Bench) -> Result<(), workwise::BuildError>;
 
 fn print_header() {
     println!(
-        "{:<24} {:<12} {:>14} {:>14} {:>8}",
+        "{:<24} {:<17} {:>14} {:>14} {:>8}",
         "name", "peer", "ours ns/op", "peer ns/op", "ratio"
     );
 }
 
 fn print_row(row: &Row) {
     println!(
-        "{:<24} {:<12} {:>14.1} {:>14.1} {:>8}",
+        "{:<24} {:<17} {:>14.1} {:>14.1} {:>8}",
         row.name,
         row.peer,
         row.ours_ns,
@@ -208,7 +209,7 @@ fn main() -> ExitCode {
     if !bench.json {
         print_header();
     }
-    let scenarios: [Scenario; 8] = [
+    let scenarios: [Scenario; 9] = [
         rows::submit_wait,
         rows::roundtrip,
         rows::map,
@@ -217,6 +218,7 @@ fn main() -> ExitCode {
         cpu::par_map_heavy,
         cpu::wordcount,
         cpu::par_map_tiny,
+        queue::queue_rows,
     ];
     for scenario in scenarios {
         if let Err(e) = scenario(&mut bench) {

@@ -1,5 +1,7 @@
-//! The Python peer: `concurrent.futures.ThreadPoolExecutor`, run as a
-//! `python3` subprocess, timed inside Python.
+//! The Python peers, each run as a `python3` subprocess (one process per
+//! round) and timed inside Python with `perf_counter_ns`:
+//! `concurrent.futures.ThreadPoolExecutor` for `pool.submit_wait`, and
+//! `queue.Queue` with `task_done`/`join` for the `queue.*` rows.
 
 use std::process::Command;
 
@@ -33,23 +35,84 @@ def main():
 main()
 "#;
 
+/// Puts `count` integers (`0..count`, split into `producers` contiguous
+/// shares) through a `queue.Queue(maxsize=cap)` from `producers` threads to
+/// `consumers` threads, for `rounds` rounds; prints one line per round:
+/// `<ns per message> <sum of what the consumers got>`. Each consumer calls
+/// `task_done()` after each item; the main thread waits for the producers,
+/// then `q.join()`, then puts one `None` per consumer to stop them. The
+/// threads are started inside the timed region, as on the Rust sides; the
+/// queue is made just before it.
+const QUEUE_SCRIPT: &str = r#"
+import sys, threading, time, queue
+
+def main():
+    count, producers, consumers, cap, rounds = (int(a) for a in sys.argv[1:6])
+    for _ in range(rounds):
+        q = queue.Queue(maxsize=cap)
+        sums = [0] * consumers
+
+        def produce(lo, hi):
+            put = q.put
+            for i in range(lo, hi):
+                put(i)
+
+        def consume(k):
+            get, done = q.get, q.task_done
+            total = 0
+            while True:
+                x = get()
+                if x is None:
+                    done()
+                    break
+                total += x
+                done()
+            sums[k] = total
+
+        t0 = time.perf_counter_ns()
+        cs = [threading.Thread(target=consume, args=(k,)) for k in range(consumers)]
+        for t in cs:
+            t.start()
+        ps = [
+            threading.Thread(
+                target=produce,
+                args=(count * p // producers, count * (p + 1) // producers),
+            )
+            for p in range(producers)
+        ]
+        for t in ps:
+            t.start()
+        for t in ps:
+            t.join()
+        q.join()
+        for _ in range(consumers):
+            q.put(None)
+        for t in cs:
+            t.join()
+        dt = time.perf_counter_ns() - t0
+        print(dt / count, sum(sums), flush=True)
+
+main()
+"#;
+
 const PYTHON: &str = "python3";
 
-/// Whether `python3` with `concurrent.futures` can run here.
+/// Whether `python3` can run here and import `modules` (a comma-separated
+/// list, as in an `import` statement).
 ///
 /// # Errors
 ///
 /// Why not, for the note on stderr.
-pub fn available() -> Result<(), String> {
+pub fn available(modules: &str) -> Result<(), String> {
     let out = Command::new(PYTHON)
-        .args(["-c", "import concurrent.futures"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .map_err(|e| format!("cannot run {PYTHON}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "{PYTHON} cannot import concurrent.futures: {}",
+            "{PYTHON} cannot import {modules}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
@@ -62,9 +125,41 @@ pub fn available() -> Result<(), String> {
 ///
 /// When Python fails or prints something unexpected.
 pub fn round(count: u64, workers: usize, want_sum: u64) -> Round {
+    let args = [count.to_string(), workers.to_string(), "1".to_owned()];
+    one_round("pool.submit_wait", SCRIPT, &args, want_sum)
+}
+
+/// Runs one Python invocation doing one timed round of `count` messages
+/// through a `queue.Queue(maxsize=cap)` from `producers` to `consumers`
+/// threads; gives ns per message as Python measured it.
+///
+/// # Errors
+///
+/// When Python fails or prints something unexpected.
+pub fn queue_round(
+    scenario: &str,
+    count: u64,
+    producers: usize,
+    consumers: usize,
+    cap: usize,
+    want_sum: u64,
+) -> Round {
+    let args = [
+        count.to_string(),
+        producers.to_string(),
+        consumers.to_string(),
+        cap.to_string(),
+        "1".to_owned(),
+    ];
+    one_round(scenario, QUEUE_SCRIPT, &args, want_sum)
+}
+
+/// Runs `script` with `args`, reads its first line `<ns per op> <sum>`, and
+/// checks the sum (a mismatch ends the process).
+fn one_round(scenario: &str, script: &str, args: &[String], want_sum: u64) -> Round {
     let out = Command::new(PYTHON)
-        .args(["-c", SCRIPT])
-        .args([count.to_string(), workers.to_string(), "1".to_owned()])
+        .args(["-c", script])
+        .args(args)
         .output()
         .map_err(|e| format!("cannot run {PYTHON}: {e}"))?;
     if !out.status.success() {
@@ -85,6 +180,6 @@ pub fn round(count: u64, workers: usize, want_sum: u64) -> Round {
         .next()
         .and_then(|f| f.parse().ok())
         .ok_or_else(|| format!("unexpected output from {PYTHON}: {line:?}"))?;
-    crate::harness::check("pool.submit_wait", "python", sum, want_sum);
+    crate::harness::check(scenario, "python", sum, want_sum);
     Ok(ns)
 }

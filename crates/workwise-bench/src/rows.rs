@@ -124,7 +124,7 @@ pub fn submit_wait(b: &mut Bench) -> Result<(), BuildError> {
         );
     }
     if b.wants(NAME, "python") {
-        match python::available() {
+        match python::available("concurrent.futures") {
             Err(why) => b.note(&format!("{NAME} vs python skipped: {why}")),
             Ok(()) => {
                 let count = if b.quick {

@@ -91,7 +91,12 @@ impl Clock for RealClock {
     }
 
     fn sleep_until(&self, at: Duration) {
-        let deadline = self.origin + at;
+        let Some(deadline) = self.origin.checked_add(at) else {
+            // Beyond what an Instant can hold: that time never comes.
+            loop {
+                std::thread::park();
+            }
+        };
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -103,7 +108,7 @@ impl Clock for RealClock {
 
     fn sleep_until_async(&self, at: Duration) -> Sleep {
         Sleep(SleepInner::Real {
-            deadline: self.origin + at,
+            deadline: self.origin.checked_add(at),
         })
     }
 }
@@ -205,7 +210,8 @@ pub struct Sleep(SleepInner);
 
 enum SleepInner {
     Real {
-        deadline: Instant,
+        /// `None`: beyond what an Instant can hold, a time that never comes.
+        deadline: Option<Instant>,
     },
     Manual {
         clock: ManualClock,
@@ -226,12 +232,15 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.get_mut().0 {
             SleepInner::Real { deadline } => {
-                if Instant::now() >= *deadline {
+                let Some(deadline) = *deadline else {
+                    return Poll::Pending;
+                };
+                if Instant::now() >= deadline {
                     return Poll::Ready(());
                 }
                 // Register on every pending poll: the waker may have changed.
                 // A stale entry only wakes its task once more, harmlessly.
-                timer().register(*deadline, cx.waker().clone());
+                timer().register(deadline, cx.waker().clone());
                 Poll::Pending
             }
             SleepInner::Manual {
