@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
         workwise tour --quick            a smaller run, a few seconds\n  \
         workwise tour --quick --json     one JSON object per row, for scripts\n  \
         workwise tour --scenario scraping\n  \
+        workwise tour --scenario files\n  \
         workwise tour --scenario analysis --scenario images"
 )]
 struct Cli {
@@ -33,20 +34,24 @@ struct Cli {
 enum Command {
     /// Run the guide's quick-reference table live, timed on this machine.
     ///
-    /// Each scenario runs the same work three ways: `sequential` (a plain
-    /// loop), the wrong model and the right one. Every row shows the wall
-    /// time, the speedup over the scenario's sequential row, the scenario's
-    /// own figures, and an advisor line computed from what the pool measured
-    /// (busy time, CPU time, queue wait).
+    /// Each scenario runs the same work as `sequential` (a plain loop) and
+    /// under the right model, and most also under the wrong one. Every row
+    /// shows the wall time, the speedup over the scenario's sequential row,
+    /// the scenario's own figures, and an advisor line computed from what the
+    /// pool measured (busy time, CPU time, queue wait).
     ///
     /// Scenarios: web scraping (fetch pages from an embedded local HTTP
     /// server, 20-50 ms each, on `Pool::cpu` and `Pool::io`); data analysis
     /// (a word count over generated text, as map-reduce) and image processing
-    /// (a box blur over generated images), both on `Pool::io` and `Pool::cpu`.
+    /// (a box blur over generated images), both on `Pool::io` and `Pool::cpu`;
+    /// file i/o (checksum generated files in a temporary folder, with a
+    /// simulated 1 ms latency per read, as a loop and as a queue pipeline: a
+    /// producer thread and consumers on `Pool::io`).
     ///
     /// Exit status: 0 when every row ran and every result was right, 1 when
     /// the tour could not run, a request failed or a result differed from the
-    /// sequential row's, 2 on a usage error.
+    /// sequential row's (file i/o: a file's hash differed from that of the
+    /// bytes written), 2 on a usage error.
     Tour(tour::TourArgs),
 }
 

@@ -65,7 +65,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(scenarios.len(), 9, "{scenarios:?}");
+    assert_eq!(scenarios.len(), 11, "{scenarios:?}");
 
     let scraping = scenario_rows(
         &rows,
@@ -94,6 +94,23 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         // `failed` counts the images whose checksum differs from the loop's.
         assert_eq!(row["images"], 32, "{row}");
     }
+    // File I/O: a loop against a queue pipeline; `failed` counts the files
+    // whose hash differs from that of the bytes written.
+    let files = scenario_rows(
+        &rows,
+        "file i/o",
+        &["sequential", "queue pipeline"],
+        &["mb", "files_per_s"],
+    );
+    for row in &files {
+        assert_eq!(row["files"], 500, "{row}");
+        assert_eq!(row["mb"], files[0]["mb"], "{row}");
+    }
+    assert!(files[0].get("peak_queue").is_none(), "{}", files[0]);
+    // Read after each put into a Queue::bounded(64).
+    let peak = files[1]["peak_queue"].as_u64().expect("peak_queue");
+    assert!(peak <= 64, "{}", files[1]);
+
     for row in analysis.iter().chain(&blur) {
         let workers = row["workers"].as_u64().unwrap();
         match row["model"].as_str().unwrap() {
@@ -118,6 +135,57 @@ fn one_scenario_by_name_runs_alone() {
         rows.iter().all(|r| r["scenario"] == "image processing"),
         "{stdout}"
     );
+}
+
+/// The temporary folders of the file I/O scenario that exist now.
+fn file_folders() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("workwise-tour-files-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_file_scenario_runs_alone_and_leaves_no_folder_behind() {
+    let before = file_folders();
+    let child = Command::new(env!("CARGO_BIN_EXE_workwise"))
+        .args(["tour", "--quick", "--json", "--scenario", "files"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the workwise binary runs");
+    let prefix = format!("workwise-tour-files-{}-", child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let models: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["sequential", "queue pipeline"], "{stdout}");
+    for row in &rows {
+        assert_eq!(row["scenario"], "file i/o", "{row}");
+        assert_eq!(row["failed"], 0, "{row}");
+        assert_eq!(row["files"], 500, "{row}");
+    }
+    let left: Vec<_> = file_folders()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]

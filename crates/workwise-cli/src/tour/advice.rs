@@ -359,6 +359,161 @@ fn par_line(run: &ParRun, other: Option<&ParRun>, cores: usize) -> String {
     line + &contention + &inline_note
 }
 
+/// A producer-consumer pipeline: one producer thread feeding consumer loops
+/// on a pool (`Pool::consume`) through a bounded queue, as both sides
+/// measured it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pipeline {
+    /// The pool that ran the consumer loops, and the run's wall time.
+    pub(crate) run: ParRun,
+    /// Consumer loops, one per pool thread.
+    pub(crate) consumers: usize,
+    /// The consumers' time in their handler, summed over them.
+    pub(crate) handling: Duration,
+    /// The part of `handling` that was simulated latency (a sleep).
+    pub(crate) simulated: Duration,
+    /// Items the producer put.
+    pub(crate) puts: u64,
+    /// Puts that found the queue full and waited for room.
+    pub(crate) full: u64,
+    /// The time those puts waited.
+    pub(crate) waited: Duration,
+    /// The queue's bound.
+    pub(crate) bound: usize,
+    /// The longest the queue was, read after each put.
+    pub(crate) peak: usize,
+}
+
+/// The advisor's line for a queue pipeline: what the consumers did with
+/// their time (handling items, or waiting in `get` for the producer), what
+/// share of the handling was on a CPU, and whether the producer had to wait
+/// for room in the queue.
+///
+/// A consumer loop holds its pool thread for the whole run, so the pool's
+/// busy time is the loops' lives: the handler's time is measured apart, and
+/// the rest is time spent waiting for items.
+pub(crate) fn for_pipeline(p: &Pipeline) -> String {
+    let s = &p.run.stats;
+    let wall = p.run.wall;
+    if s.busy.is_zero() {
+        return "the pool measured no busy time (was it built with timing(false)?)".into();
+    }
+    let handling = p.handling.min(s.busy);
+    let between = s.busy.saturating_sub(handling);
+    // Other processes on the cores delay every wake-up: time between items
+    // is then waiting for a core as well as for the producer.
+    let cores = workwise::available_cores().min(u32::MAX as usize) as u32;
+    let capacity = wall.saturating_mul(cores);
+    let crowded = p
+        .run
+        .others
+        .filter(|&o| ratio(o, capacity) >= 0.1 && o >= CLOCK_TICK * 3);
+    let simulated = if p.simulated.is_zero() {
+        String::new()
+    } else {
+        format!(
+            ", {} of it simulated latency",
+            human(p.simulated.min(handling))
+        )
+    };
+    let waiting_for = if crowded.is_some() {
+        "waiting for the producer or for a core"
+    } else {
+        "waiting for the producer"
+    };
+    let loops = format!(
+        "{} consumer loops on {} ran {} in {} wall: {} handling items{simulated}, {} in \
+         get() between items ({waiting_for})",
+        p.consumers,
+        model(p.run.workload),
+        human(s.busy),
+        human(wall),
+        human(handling),
+        human(between)
+    );
+    let speedup = format!("{:.2}x over the loop", p.run.speedup);
+    let verdict = if s.cpu.is_zero() {
+        format!(
+            "{loops}; this platform does not expose thread CPU time, so the advisor cannot \
+             tell waiting from computing; {speedup}"
+        )
+    } else {
+        let share = ratio(s.cpu, handling).min(1.0);
+        let cpu = format!(
+            "on CPU for {} ({:.1}% of the handling)",
+            human(s.cpu),
+            share * 100.0
+        );
+        let reading = match (kind(share), p.run.workload) {
+            (Kind::Waiting, Workload::Io) => {
+                "I/O-bound work on Pool::io(), the right model".to_string()
+            }
+            (Kind::Waiting, _) => "I/O-bound work on a pool not sized for waiting; \
+                 use Pool::io()"
+                .to_string(),
+            (Kind::Computing, Workload::Cpu) => {
+                "CPU-bound work on Pool::cpu(), the right model".to_string()
+            }
+            (Kind::Computing, _) => format!(
+                "CPU-bound work on {} threads, {} cores; use Pool::cpu()",
+                p.run.max_workers, cores
+            ),
+            (Kind::Mixed, _) => "mixed work; split the waiting (Pool::io()) from the \
+                 computing (Pool::cpu())"
+                .to_string(),
+        };
+        format!("{loops}; {cpu}: {reading}; {speedup}")
+    };
+    let producer = if p.full > 0 {
+        format!(
+            "the producer found the queue full (bound {}) at {} of {} puts and waited {} \
+             for room: the consumers set the pace, and the bound kept at most {} items \
+             waiting (the longest seen after a put: {})",
+            p.bound,
+            p.full,
+            p.puts,
+            human(p.waited),
+            p.bound,
+            p.peak
+        )
+    } else {
+        let seen = format!(
+            "the producer never found the queue full (bound {}, the longest seen after a \
+             put: {}) in {} puts",
+            p.bound, p.peak, p.puts
+        );
+        match (between > handling, crowded) {
+            (false, _) => format!("{seen}: the consumers kept up with it"),
+            (true, None) => format!(
+                "{seen}, and the consumers waited longer for items than they worked: the \
+                 producer set the pace, and more consumers would not help"
+            ),
+            (true, Some(_)) => format!(
+                "{seen}, and the consumers spent longer between items than on them, with \
+                 other processes on the cores: this run cannot tell a slow producer from a \
+                 busy machine"
+            ),
+        }
+    };
+    let pool_wait = if !wall.is_zero() && s.queue_wait >= wall / 10 {
+        format!(
+            "; the loops waited {} in all from their submit to their start on a pool thread",
+            human(s.queue_wait)
+        )
+    } else {
+        String::new()
+    };
+    let contention = crowded.map_or_else(String::new, |o| {
+        format!(
+            "; other processes took {} of the cores' {} meanwhile ({:.0}%)",
+            human(o),
+            human(capacity),
+            ratio(o, capacity) * 100.0
+        )
+    });
+    format!("{verdict}; {producer}{pool_wait}{contention}")
+}
+
 /// When every thread was busy and tasks queued about as long as they ran,
 /// the pool's size was the limit: say so, with the figures.
 fn queue_note(stats: &PoolStats, max_workers: usize, at_once: f64) -> Option<String> {
@@ -699,6 +854,74 @@ mod tests {
         );
         assert!(!line.contains("waiting for a core"), "{line}");
         assert!(!line.contains("other processes took"), "{line}");
+    }
+
+    fn pipeline(full: u64, handling_ms: u64, cpu_ms: u64) -> Pipeline {
+        let mut run = par_run(Workload::Io, 6, 600, cpu_ms, 100, 5.5);
+        run.stats.submitted = 6;
+        run.stats.completed = 6;
+        Pipeline {
+            run,
+            consumers: 6,
+            handling: Duration::from_millis(handling_ms),
+            simulated: Duration::from_millis(handling_ms / 2),
+            puts: 500,
+            full,
+            waited: Duration::from_millis(90),
+            bound: 64,
+            peak: 64,
+        }
+    }
+
+    #[test]
+    fn a_pipeline_reads_the_consumers_and_the_producer() {
+        let line = for_pipeline(&pipeline(436, 580, 40));
+        assert!(
+            line.contains("6 consumer loops on Pool::io ran 600 ms in 100 ms wall"),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "580 ms handling items, 290 ms of it simulated latency, 20 ms in get() \
+                 between items (waiting for the producer)"
+            ),
+            "{line}"
+        );
+        assert!(line.contains("40 ms (6.9% of the handling)"), "{line}");
+        assert!(
+            line.contains("Pool::io(), the right model; 5.50x"),
+            "{line}"
+        );
+        assert!(
+            line.contains("full (bound 64) at 436 of 500 puts and waited 90 ms"),
+            "{line}"
+        );
+        assert!(line.contains("the consumers set the pace"), "{line}");
+
+        let starved = for_pipeline(&pipeline(0, 200, 40));
+        assert!(starved.contains("never found the queue full"), "{starved}");
+        assert!(starved.contains("the producer set the pace"), "{starved}");
+        assert!(!starved.contains("other processes"), "{starved}");
+        // With other processes on the cores, a wait between items may be a
+        // wait for a core: the advisor does not blame the producer.
+        let mut busy_machine = pipeline(0, 200, 40);
+        busy_machine.run.others = Some(Duration::from_millis(150));
+        let line = for_pipeline(&busy_machine);
+        assert!(
+            line.contains("(waiting for the producer or for a core)"),
+            "{line}"
+        );
+        assert!(line.contains("cannot tell a slow producer"), "{line}");
+        assert!(!line.contains("set the pace"), "{line}");
+        assert!(
+            line.contains("other processes took 150 ms of the cores'"),
+            "{line}"
+        );
+        let kept_up = for_pipeline(&pipeline(0, 580, 40));
+        assert!(kept_up.contains("the consumers kept up"), "{kept_up}");
+
+        let computing = for_pipeline(&pipeline(436, 580, 570));
+        assert!(computing.contains("use Pool::cpu()"), "{computing}");
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! `workwise tour`: the guide's quick-reference table, run live.
 //!
 //! Each [`Scenario`] (one per file here) runs one kind of work as a plain
-//! loop, under the wrong model and under the right one, and [`Tour::record`]s
-//! a [`Measurement`] per run. The tour turns measurements into rows: the
-//! speedup over the scenario's `sequential` row, a table line (or a JSON
-//! line), and the advisor's reading of the figures. Adding a scenario is a new
+//! loop and under the right model (most also under the wrong one), and
+//! [`Tour::record`]s a [`Measurement`] per run. The tour turns measurements
+//! into rows: the speedup over the scenario's `sequential` row, a table line
+//! (or a JSON line), and the advisor's reading of the figures. Adding a scenario is a new
 //! file and one line in [`SCENARIOS`].
 
 mod advice;
 mod analysis;
+mod files;
 mod images;
 mod scraping;
 
@@ -29,6 +30,7 @@ const SCENARIOS: &[&dyn Scenario] = &[
     &scraping::WebScraping,
     &analysis::DataAnalysis,
     &images::ImageProcessing,
+    &files::FileIo,
 ];
 
 /// The model name of the row that speedups are measured against.
@@ -39,7 +41,7 @@ const SEQUENTIAL: &str = "sequential";
 pub(crate) struct TourArgs {
     /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200;
     /// data analysis: 8 MB of text, not 40; image processing: 32 images, not
-    /// 64).
+    /// 64; file i/o: 500 files, not 2,000).
     #[arg(long)]
     quick: bool,
 
@@ -47,14 +49,16 @@ pub(crate) struct TourArgs {
     ///
     /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures
     /// (web scraping: pages, pages_per_s; data analysis: mb, mb_per_s, words;
-    /// image processing: images, images_per_s), failed, workers, advice, and
+    /// image processing: images, images_per_s; file i/o: files, mb,
+    /// files_per_s, and on the `queue pipeline` row peak_queue, the queue's
+    /// longest length read after each put), failed, workers, advice, and
     /// first_failure where a row failed.
     #[arg(long)]
     json: bool,
 
     /// Run only this scenario, by short or row name (`scraping` or "web
-    /// scraping", `analysis`, `images`); repeat for several. All of them by
-    /// default.
+    /// scraping", `analysis`, `images`, `files` or "file i/o"); repeat for
+    /// several. All of them by default.
     #[arg(
         long = "scenario",
         value_name = "NAME",
@@ -84,7 +88,8 @@ fn scenario_parser() -> impl TypedValueParser<Value = &'static str> {
     })
 }
 
-/// One row of the guide's quick-reference table, run three ways.
+/// One row of the guide's quick-reference table, run as a loop and under
+/// one or more models.
 pub(crate) trait Scenario: Sync {
     /// The row name outside scripts read (`web scraping`).
     fn name(&self) -> &'static str;
@@ -95,6 +100,10 @@ pub(crate) trait Scenario: Sync {
     /// The scenario's own figures that the table shows, beside wall time and
     /// speedup (JSON lines carry all of them).
     fn columns(&self) -> &'static [Column];
+    /// The width of the table's model column: the longest model name.
+    fn model_width(&self) -> usize {
+        10
+    }
     /// Runs the scenario, `sequential` first, recording each run.
     fn run(&self, tour: &mut Tour) -> Result<(), TourError>;
 }
@@ -331,7 +340,10 @@ impl Tour {
     }
 
     fn widths(&self) -> (usize, usize) {
-        (self.scenario.name().len().max(8), 10)
+        (
+            self.scenario.name().len().max(8),
+            self.scenario.model_width(),
+        )
     }
 
     fn table_row(&mut self, m: &Measurement, speedup: f64) -> io::Result<()> {
