@@ -41,22 +41,33 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod breaker;
 mod clock;
 mod iter;
+mod limit;
 mod par;
+mod policy;
 mod pool;
 mod queue;
+mod retry;
 mod sync;
 mod task;
 mod workload;
 
+pub use breaker::{
+    BreakerBuildError, BreakerError, BreakerState, BreakerStats, CircuitBreaker,
+    CircuitBreakerBuilder,
+};
 pub use clock::{Clock, ManualClock, RealClock, Sleep};
 pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
+pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError};
 pub use par::{IntoParSource, Par, ParSource};
+pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_THREADS};
 pub use queue::{
     ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
     TryPutError,
 };
+pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
 pub use task::{TaskError, TaskHandle};
 pub use workload::{available_cores, Workload};

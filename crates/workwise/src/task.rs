@@ -26,6 +26,8 @@ use std::task::{Context, Poll, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use crate::pool::WorkerStats;
+
 /// Why a task gave no value.
 ///
 /// # Examples
@@ -107,7 +109,9 @@ pub(crate) enum Outcome {
 
 /// The pool's view of a task: something to run once, or to cancel.
 pub(crate) trait Job: Send + Sync {
-    fn run(self: Arc<Self>) -> Outcome;
+    /// Runs the task, counting its outcome in `stats` *before* the handle
+    /// sees the result, so counts are never behind a resolved handle.
+    fn run(self: Arc<Self>, stats: &WorkerStats) -> Outcome;
     /// Resolves the task with `why` if it has not started; returns whether it did.
     fn cancel_with(&self, why: TaskError) -> bool;
     fn submitted_at(&self) -> Option<Instant>;
@@ -197,7 +201,7 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(self: Arc<Self>) -> Outcome {
+    fn run(self: Arc<Self>, stats: &WorkerStats) -> Outcome {
         let f = {
             let mut slot = lock(&self.slot);
             match std::mem::replace(&mut slot.stage, Stage::Running) {
@@ -210,8 +214,10 @@ where
         };
         let result = catch(f);
         let outcome = if result.is_ok() {
+            stats.completed();
             Outcome::Completed
         } else {
+            stats.panicked();
             Outcome::Panicked
         };
         self.finish(result);

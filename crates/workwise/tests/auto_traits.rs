@@ -18,4 +18,25 @@ fn public_types_are_send_and_sync() {
     send_sync::<AsCompleted<u32>>();
     send::<TrySubmitError<fn()>>();
     send_sync::<Scope<'static, 'static>>();
+    send_sync::<Queue<u32>>();
+    send_sync::<Item<'static, u32>>();
+    send_sync::<ConsumerReport>();
+    send_sync::<GetError>();
+    send_sync::<QueueError>();
+    send_sync::<JoinTimeoutError>();
+    send::<PutError<u32>>();
+    send::<TryPutError<u32>>();
+    send::<PutTimeoutError<u32>>();
+    send_sync::<PoolStats>();
+    send_sync::<RealClock>();
+    send_sync::<ManualClock>();
+    send::<Sleep>();
+    send_sync::<RateLimiter>();
+    send_sync::<RateLimiter<ManualClock>>();
+    send_sync::<CircuitBreaker>();
+    send_sync::<BreakerError<std::io::Error>>();
+    send_sync::<Retry<std::io::Error>>();
+    send_sync::<RetryError<String>>();
+    send_sync::<Policy<std::io::Error>>();
+    send_sync::<PolicyError<String>>();
 }

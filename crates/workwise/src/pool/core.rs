@@ -578,12 +578,10 @@ impl WorkerCtx {
         let submitted = job.submitted_at();
         let depth = self.depth.get();
         self.depth.set(depth + 1);
-        let outcome = job.run();
+        let outcome = job.run(&self.stats);
         self.depth.set(depth);
-        match outcome {
-            Outcome::Completed => self.stats.completed(),
-            Outcome::Panicked => self.stats.panicked(),
-            Outcome::Skipped => self.stats.cancelled(),
+        if outcome == Outcome::Skipped {
+            self.stats.cancelled();
         }
         if let Some(start) = start {
             if let Some(at) = submitted {

@@ -15,6 +15,7 @@ pub(crate) use core::{lock, wait_until};
 use core::{Refused, Shared};
 pub use scope::Scope;
 pub use stats::PoolStats;
+pub(crate) use stats::WorkerStats;
 
 use crate::task::{TaskCell, TaskError, TaskHandle};
 use crate::Workload;

@@ -8,7 +8,8 @@ use crossbeam_utils::CachePadded;
 
 /// A snapshot of a pool's counters and times, returned by [`Pool::stats`](crate::Pool::stats).
 ///
-/// Counts are exact. Times are kept only when the pool was built with
+/// Counts are exact, and a task is counted before its handle resolves, so
+/// after `wait` returns, `completed` or `panicked` already includes it. Times are kept only when the pool was built with
 /// `timing(true)` (the default); `busy` and `queue_wait` come from one
 /// monotonic clock read when a task is submitted, starts and ends. `cpu` is
 /// the workers' thread CPU clock, read every 10 ms of work, when a worker runs

@@ -1,0 +1,498 @@
+//! Black-box tests of `RateLimiter`: exact schedules on the manual clock, a
+//! property test against a plain token bucket, first-come-first-served order
+//! of blocked callers, async use, and one real-clock throughput check.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use workwise::{
+    Clock, LimitError, ManualClock, RateLimiter, RealClock, RetryAfter, TryAcquireError,
+};
+
+const LONG: Duration = Duration::from_secs(60);
+const SEC: Duration = Duration::from_secs(1);
+
+/// Waits for `cond` with a generous deadline, checking every millisecond.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LONG;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Moves the clock far ahead when dropped, so that a failing test does not
+/// leave scoped threads asleep on the manual clock (and the test hung).
+struct WakeAllOnDrop<'a>(&'a ManualClock);
+
+impl Drop for WakeAllOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.advance(Duration::from_secs(1 << 30));
+    }
+}
+
+/// Polls a future once with a waker that does nothing.
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn manual(rate: u32, period: Duration, burst: u32) -> (ManualClock, RateLimiter<ManualClock>) {
+    let clock = ManualClock::new();
+    let limiter = RateLimiter::new(rate, period)
+        .burst(burst)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    (clock, limiter)
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<RateLimiter>();
+    send_sync::<RateLimiter<ManualClock>>();
+    send_sync::<workwise::RateLimiterBuilder>();
+    send_sync::<RetryAfter>();
+    send_sync::<TryAcquireError>();
+    send_sync::<LimitError>();
+    let limiter = RateLimiter::per_second(1).build().unwrap();
+    send(&limiter.acquire_async());
+    send(&limiter.acquire_n_async(1));
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let err = RateLimiter::per_second(0).build().unwrap_err();
+    assert_eq!(err, LimitError::ZeroRate);
+    assert!(err.to_string().contains("per_second(10)"), "{err}");
+
+    let err = RateLimiter::new(5, Duration::ZERO).build().unwrap_err();
+    assert_eq!(err, LimitError::ZeroPeriod);
+    assert!(err.to_string().contains("Duration::from_secs(1)"), "{err}");
+
+    let err = RateLimiter::per_minute(5).burst(0).build().unwrap_err();
+    assert_eq!(err, LimitError::ZeroBurst);
+    assert!(err.to_string().contains(".burst(1)"), "{err}");
+
+    let century = Duration::from_secs(200 * 365 * 24 * 3600);
+    let err = RateLimiter::new(1, century).build().unwrap_err();
+    assert_eq!(err, LimitError::WindowTooLong);
+    assert!(err.to_string().contains("shorter period"), "{err}");
+    // The same period is fine when spread over enough permits.
+    assert!(RateLimiter::new(1000, century).build().is_ok());
+}
+
+#[test]
+fn the_interval_is_the_period_over_the_rate_rounded_up() {
+    let l = RateLimiter::per_second(3).build().unwrap();
+    assert_eq!(l.interval(), Duration::from_nanos(333_333_334));
+    let l = RateLimiter::per_minute(120).build().unwrap();
+    assert_eq!(l.interval(), Duration::from_millis(500));
+    // Faster than one per nanosecond: one per nanosecond, never faster.
+    let l = RateLimiter::new(10, Duration::from_nanos(3))
+        .build()
+        .unwrap();
+    assert_eq!(l.interval(), Duration::from_nanos(1));
+    assert_eq!(l.burst(), 1);
+}
+
+#[test]
+fn the_burst_goes_at_once_then_one_permit_per_interval() {
+    let (clock, l) = manual(10, SEC, 4);
+    for _ in 0..4 {
+        assert_eq!(l.try_acquire(), Ok(()));
+    }
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::from_millis(100))));
+    clock.advance(Duration::from_millis(40));
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::from_millis(60))));
+    clock.advance(Duration::from_millis(60));
+    assert_eq!(l.try_acquire(), Ok(()));
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::from_millis(100))));
+    // Five intervals of quiet refill five permits, but only `burst` pile up.
+    clock.advance(Duration::from_millis(500));
+    let granted = (0..10).filter(|_| l.try_acquire().is_ok()).count();
+    assert_eq!(granted, 4);
+}
+
+#[test]
+fn the_default_burst_is_one() {
+    let default = RateLimiter::per_second(2)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    assert_eq!(default.burst(), 1);
+    assert_eq!(default.try_acquire(), Ok(()));
+    assert_eq!(
+        default.try_acquire(),
+        Err(RetryAfter(Duration::from_millis(500)))
+    );
+}
+
+#[test]
+fn try_acquire_n_takes_all_or_nothing() {
+    let (clock, l) = manual(10, SEC, 5);
+    assert_eq!(l.try_acquire_n(0), Ok(()));
+    assert_eq!(l.try_acquire_n(3), Ok(()));
+    let err = l.try_acquire_n(3).unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_millis(100)));
+    assert_eq!(l.try_acquire_n(2), Ok(()));
+    assert_eq!(
+        l.try_acquire_n(5).unwrap_err(),
+        TryAcquireError::RetryAfter(RetryAfter(Duration::from_millis(500)))
+    );
+    let never = l.try_acquire_n(6).unwrap_err();
+    assert_eq!(
+        never,
+        TryAcquireError::ExceedsBurst {
+            requested: 6,
+            burst: 5
+        }
+    );
+    assert!(never.to_string().contains(".burst(6)"), "{never}");
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(l.try_acquire_n(5), Ok(()));
+}
+
+#[test]
+fn acquire_n_larger_than_the_burst_is_an_error_not_a_hang() {
+    // On a manual clock that never moves, a wait would hang this test.
+    let (_clock, l) = manual(10, SEC, 3);
+    assert_eq!(
+        l.acquire_n(4),
+        Err(LimitError::ExceedsBurst {
+            requested: 4,
+            burst: 3
+        })
+    );
+    assert_eq!(l.acquire_n(0), Ok(()));
+    assert_eq!(l.acquire_n(3), Ok(()));
+    // The refused request reserved nothing: the next permit is one interval away.
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::from_millis(100))));
+}
+
+#[test]
+fn acquire_timeout_waits_only_when_the_turn_comes_in_time() {
+    let (clock, l) = manual(1, SEC, 1);
+    assert_eq!(l.acquire_timeout(Duration::ZERO), Ok(()));
+    // A second is needed; half a second is too short, and nothing is reserved.
+    assert_eq!(
+        l.acquire_timeout(Duration::from_millis(500)),
+        Err(RetryAfter(SEC))
+    );
+    assert_eq!(l.try_acquire(), Err(RetryAfter(SEC)));
+    thread::scope(|s| {
+        let _wake = WakeAllOnDrop(&clock);
+        let waiter = s.spawn(|| l.acquire_timeout(2 * SEC));
+        // Reserved: the next free slot moved one interval further.
+        wait_until("the waiter to reserve", || {
+            l.try_acquire() == Err(RetryAfter(2 * SEC))
+        });
+        clock.advance(SEC);
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+    });
+}
+
+#[test]
+fn try_acquire_never_jumps_ahead_of_a_waiting_caller() {
+    let (clock, l) = manual(10, SEC, 1);
+    l.try_acquire().unwrap();
+    thread::scope(|s| {
+        let _wake = WakeAllOnDrop(&clock);
+        let waiter = s.spawn(|| {
+            l.acquire();
+            l.clock().now()
+        });
+        wait_until("the waiter to reserve", || {
+            l.try_acquire() == Err(RetryAfter(Duration::from_millis(200)))
+        });
+        clock.advance(Duration::from_millis(100));
+        // The permit of t = 100 ms is the waiter's, not ours.
+        assert_eq!(waiter.join().unwrap(), Duration::from_millis(100));
+        assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::from_millis(100))));
+    });
+}
+
+#[test]
+fn blocked_callers_are_served_in_arrival_order() {
+    const N: u32 = 8;
+    let (clock, l) = manual(1, SEC, 1);
+    l.try_acquire().unwrap(); // the permit of t = 0 is gone
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|s| {
+        let _wake = WakeAllOnDrop(&clock);
+        for k in 1..=N {
+            let (l, tx) = (&l, tx.clone());
+            s.spawn(move || {
+                l.acquire();
+                tx.send((k, l.clock().now())).unwrap();
+            });
+            // Caller k has reserved the slot at k seconds when the next free
+            // permit is k + 1 seconds away; only then does k + 1 start.
+            wait_until(&format!("caller {k} to reserve"), || {
+                l.try_acquire() == Err(RetryAfter((k + 1) * SEC))
+            });
+        }
+        for k in 1..=N {
+            assert!(rx.try_recv().is_err(), "a caller returned early");
+            clock.advance(SEC);
+            let (who, at) = rx.recv_timeout(LONG).unwrap();
+            assert_eq!((who, at), (k, k * SEC), "served out of order");
+        }
+    });
+}
+
+#[test]
+fn a_dropped_async_acquire_forfeits_its_slot() {
+    let (clock, l) = manual(10, SEC, 1);
+    assert!(poll_once(pin!(l.acquire_async())).is_ready());
+    {
+        // Polled once: it reserved the slot at 100 ms, then it is dropped.
+        let mut fut = pin!(l.acquire_async());
+        assert!(poll_once(fut.as_mut()).is_pending());
+    }
+    // The forfeited slot is not handed to anyone else: the rate holds.
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::from_millis(200))));
+    // A future never polled reserves nothing.
+    drop(l.acquire_async());
+    clock.advance(Duration::from_millis(200));
+    assert_eq!(l.try_acquire(), Ok(()));
+}
+
+#[test]
+fn async_acquire_wakes_when_the_manual_clock_moves() {
+    let (clock, l) = manual(10, SEC, 2);
+    let l = Arc::new(l);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (l, done) = (l.clone(), done.clone());
+            rt.spawn(async move {
+                l.acquire_async().await;
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    // The burst of 2 goes at once; the other two reserved 100 and 200 ms.
+    wait_until("the burst to be granted", || {
+        done.load(Ordering::SeqCst) == 2
+            && l.try_acquire() == Err(RetryAfter(Duration::from_millis(300)))
+    });
+    clock.advance(Duration::from_millis(100));
+    wait_until("the third permit", || done.load(Ordering::SeqCst) == 3);
+    clock.advance(Duration::from_millis(100));
+    wait_until("the fourth permit", || done.load(Ordering::SeqCst) == 4);
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(
+        rt.block_on(l.acquire_n_async(3)),
+        Err(LimitError::ExceedsBurst {
+            requested: 3,
+            burst: 2
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn async_acquire_works_inside_tokio() {
+    let start = Instant::now();
+    let l = Arc::new(RateLimiter::per_second(200).burst(2).build().unwrap());
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let l = l.clone();
+            tokio::spawn(async move {
+                for _ in 0..3 {
+                    l.acquire_async().await;
+                }
+                l.acquire_n_async(2).await.unwrap();
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // 20 permits, 2 at once and then one every 5 ms: the last at 90 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(90),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn real_clock_8_threads_get_the_rate() {
+    const RATE: u32 = 500;
+    const BURST: u32 = 10;
+    const WINDOW: Duration = Duration::from_secs(2);
+    let clock = RealClock::new();
+    let l = RateLimiter::per_second(RATE)
+        .burst(BURST)
+        .clock(clock)
+        .build()
+        .unwrap();
+    let granted = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                l.acquire();
+                if clock.now() >= WINDOW {
+                    break;
+                }
+                granted.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+    });
+    let expected = (RATE * 2 + BURST) as f64;
+    let got = granted.load(Ordering::Relaxed) as f64;
+    assert!(
+        (got - expected).abs() <= expected * 0.02,
+        "granted {got} in {WINDOW:?}, expected {expected} ± 2%"
+    );
+}
+
+/// The obviously-correct reference: a token bucket whose credit is counted
+/// in nanoseconds (a permit costs one interval), refilled by elapsed time up
+/// to `burst` permits' worth. A reservation (a blocking acquire) takes its
+/// permits on credit, which may go negative.
+struct Bucket {
+    credit: i128,
+    cap: i128,
+    interval: i128,
+    last: i128,
+}
+
+impl Bucket {
+    fn refill(&mut self, now: i128) {
+        self.credit = (self.credit + (now - self.last)).min(self.cap);
+        self.last = now;
+    }
+
+    /// `Ok` if granted at once, else the wait. Zero permits are always free,
+    /// even while reservations have taken the credit below zero.
+    fn try_take(&mut self, now: i128, n: u32) -> Result<(), i128> {
+        self.refill(now);
+        if n == 0 {
+            return Ok(());
+        }
+        let cost = i128::from(n) * self.interval;
+        if self.credit >= cost {
+            self.credit -= cost;
+            Ok(())
+        } else {
+            Err(cost - self.credit)
+        }
+    }
+
+    /// Reserves unconditionally; returns the wait until the slot.
+    fn reserve(&mut self, now: i128, n: u32) -> i128 {
+        self.refill(now);
+        let cost = i128::from(n) * self.interval;
+        self.credit -= cost;
+        (-self.credit).max(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Try,
+    TryN(u32),
+    /// An async acquire polled once and dropped: reserves, forfeits.
+    Reserve(u32),
+}
+
+/// One arrival, drawn as plain numbers (cheap for proptest to generate and
+/// shrink) and decoded against the limiter's burst and interval.
+type RawStep = (u8, u32, u8, u64);
+
+fn decode((kind, n, gap_kind, gap): RawStep, burst: u32, interval: u64) -> (u64, Op) {
+    // Gaps from nothing (simultaneous calls) to a few intervals.
+    let gap = match gap_kind {
+        0 => 0,
+        1 => gap % (interval * 3 + 1),
+        _ => gap % (interval / 4 + 1),
+    };
+    let op = match kind {
+        0..=2 => Op::Try,
+        3..=5 => Op::TryN(n % (burst + 2)), // up to burst + 1: never
+        _ => Op::Reserve(1 + n % burst),
+    };
+    (gap, op)
+}
+
+fn trace() -> impl Strategy<Value = (u32, u64, u32, Vec<RawStep>)> {
+    (
+        1u32..=50,
+        1u64..=2_000,
+        1u32..=8,
+        prop::collection::vec((0u8..7, any::<u32>(), 0u8..3, any::<u64>()), 1..120),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn grants_exactly_what_a_token_bucket_grants((rate, period_ms, burst, raw) in trace()) {
+        let (clock, l) = manual(rate, Duration::from_millis(period_ms), burst);
+        let interval = l.interval().as_nanos() as i128;
+        let ops: Vec<_> = raw.into_iter().map(|r| decode(r, burst, interval as u64)).collect();
+        let mut model = Bucket { credit: interval * i128::from(burst), cap: interval * i128::from(burst), interval, last: 0 };
+        // (time, permits) of every grant; reservations at their slot time.
+        let mut grants: Vec<(i128, u32)> = Vec::new();
+        for (step, &(gap, op)) in ops.iter().enumerate() {
+            clock.advance(Duration::from_nanos(gap));
+            let now = clock.now().as_nanos() as i128;
+            match op {
+                Op::Try => {
+                    let want = model.try_take(now, 1).map_err(|w| RetryAfter(Duration::from_nanos(w as u64)));
+                    prop_assert_eq!(l.try_acquire(), want, "step {} of {:?}", step, ops);
+                    if want.is_ok() { grants.push((now, 1)); }
+                }
+                Op::TryN(n) => {
+                    let got = l.try_acquire_n(n);
+                    if n > burst {
+                        prop_assert_eq!(got, Err(TryAcquireError::ExceedsBurst { requested: n, burst }), "step {} of {:?}", step, ops);
+                        continue;
+                    }
+                    let want = model.try_take(now, n).map_err(|w| Duration::from_nanos(w as u64));
+                    prop_assert_eq!(got.map_err(|e| e.retry_after()), want.map_err(Some), "step {} of {:?}", step, ops);
+                    if want.is_ok() && n > 0 { grants.push((now, n)); }
+                }
+                Op::Reserve(n) => {
+                    let wait = model.reserve(now, n);
+                    let mut fut = pin!(l.acquire_n_async(n));
+                    prop_assert_eq!(poll_once(fut.as_mut()).is_ready(), wait == 0, "step {} of {:?}", step, ops);
+                    grants.push((now + wait, n));
+                }
+            }
+        }
+        // Never more than burst + elapsed / interval in any window [t_i, t_j]:
+        // with P(k) the permits of grants before k, that is
+        // P(j + 1) - P(i) <= burst + (t_j - t_i) / interval (the floor does not
+        // matter for whole permits), i.e.
+        // P(j + 1) * interval - t_j <= burst * interval + min over i <= j of (P(i) * interval - t_i).
+        grants.sort_unstable();
+        let (mut before, mut best) = (0i128, i128::MAX);
+        for &(t, n) in &grants {
+            best = best.min(before * interval - t);
+            before += i128::from(n);
+            prop_assert!(
+                before * interval - t <= i128::from(burst) * interval + best,
+                "too many permits by {} ns: {:?}", t, grants
+            );
+        }
+    }
+}
