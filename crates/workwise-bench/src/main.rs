@@ -15,6 +15,7 @@ mod cpu;
 mod harness;
 mod python;
 mod queue;
+mod resilience;
 mod rows;
 
 use std::io::Write;
@@ -209,7 +210,7 @@ fn main() -> ExitCode {
     if !bench.json {
         print_header();
     }
-    let scenarios: [Scenario; 9] = [
+    let scenarios: [Scenario; 11] = [
         rows::submit_wait,
         rows::roundtrip,
         rows::map,
@@ -219,6 +220,8 @@ fn main() -> ExitCode {
         cpu::wordcount,
         cpu::par_map_tiny,
         queue::queue_rows,
+        resilience::limiter_rows,
+        resilience::breaker_rows,
     ];
     for scenario in scenarios {
         if let Err(e) = scenario(&mut bench) {

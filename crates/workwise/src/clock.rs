@@ -8,7 +8,7 @@
 //! # Which real clock
 //!
 //! [`RealClock`] reads [`Instant`], the OS monotonic clock (`CLOCK_MONOTONIC`
-//! through the vDSO on Linux): about 25-30 ns a read on these VMs. A raw TSC
+//! through the vDSO on Linux): about 30-40 ns a read on these VMs. A raw TSC
 //! read (what `quanta`, and so governor, uses) is about 10 ns, but a TSC
 //! clock can run backwards when a thread moves between cores whose counters
 //! are not in step (governor issue #299), and a limiter that sees time go

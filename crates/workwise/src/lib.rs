@@ -38,6 +38,43 @@
 //! ```
 //!
 //! Dropping `pool` finishes its queued tasks and joins its threads.
+//!
+//! ## The patterns
+//!
+//! | Pattern | In workwise |
+//! |---|---|
+//! | Map-reduce, batching tiny items | [`Pool::map_reduce`], [`Pool::par_map`]: chunked automatically |
+//! | Fan-out, fan-in | [`Pool::map`], [`as_completed`], [`Pool::scope`]; `.await` a [`TaskHandle`] |
+//! | Producer-consumer | [`Queue`] (bounded, done-tracking [`Item`] guards, `join`, `close`), [`Pool::consume`] |
+//! | Rate limiting | [`RateLimiter`] (GCRA, FIFO waiters, monotonic clock) |
+//! | Circuit breaking | [`CircuitBreaker`] (exact under concurrency) |
+//! | Retries with backoff | [`Retry`] (exponential, full jitter, server hints) |
+//! | All of the above around one call | [`Policy`] |
+//! | Testing time-dependent code | [`ManualClock`] |
+//!
+//! ## When not to use concurrency
+//!
+//! Small inputs, cheap steps and step-by-step dependencies cost more in
+//! hand-offs than they gain: a task hand-off costs about a microsecond when a
+//! worker is spinning and tens of microseconds when it must be woken. The
+//! data-parallel calls measure this and run small inputs inline
+//! ([`PoolStats::inline_runs`]); [`Workload::Sequential`] names the case in
+//! code.
+//!
+//! ## Memory
+//!
+//! Threads share memory: tasks borrow (with [`Pool::scope`]) or move data,
+//! nothing is copied to workers as it is to worker processes. Each thread
+//! costs its stack (set with [`PoolBuilder::stack_size`]), which is why pools
+//! are bounded ([`MAX_THREADS`]) and queues have capacities: an unbounded
+//! queue records its [`peak length`](Queue::peak_len) so growth can be seen.
+//!
+//! ## Debugging
+//!
+//! Worker threads are named `{pool name}-{i}` (visible in debuggers, panic
+//! messages and `top -H`); with the `tracing` feature, workers log their
+//! start and exit. A panicking task becomes [`TaskError::Panicked`] with its
+//! message, never a lost thread.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
