@@ -2,9 +2,15 @@
 //! that loom models run the real protocol code.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{atomic::AtomicUsize, Arc};
+pub(crate) use loom::sync::{
+    atomic::{fence, AtomicUsize},
+    Arc,
+};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{atomic::AtomicUsize, Arc};
+pub(crate) use std::sync::{
+    atomic::{fence, AtomicUsize},
+    Arc,
+};
 
 /// Spins briefly (a few microseconds at most) while `ready()` is false; the
 /// caller then blocks. A spin hand-off costs ~0.1 µs here, waking a parked

@@ -35,6 +35,7 @@ mod consume;
 mod error;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod signal;
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -43,12 +44,12 @@ use std::time::{Duration, Instant};
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 use crossbeam_utils::CachePadded;
-use event_listener::{Event, Listener};
 
 pub use consume::ConsumerReport;
 pub use error::{GetError, JoinTimeoutError, PutError, PutTimeoutError, QueueError, TryPutError};
 
 use crate::sync::{spin_until, Arc, AtomicUsize};
+use signal::Signal;
 
 struct Inner<T> {
     items: ConcurrentQueue<T>,
@@ -59,11 +60,11 @@ struct Inner<T> {
     unfinished: CachePadded<AtomicUsize>,
     peak: AtomicUsize,
     /// Notified on each push: getters wait on it.
-    pushed: Event,
+    pushed: Signal,
     /// Notified on each pop of a bounded queue: putters wait on it.
-    popped: Event,
+    popped: Signal,
     /// Notified when `unfinished` reaches zero: joiners wait on it.
-    all_done: Event,
+    all_done: Signal,
 }
 
 /// A multi-producer, multi-consumer queue with done-tracking, `join` and
@@ -172,9 +173,9 @@ impl<T> Queue<T> {
                 capacity,
                 unfinished: CachePadded::new(AtomicUsize::new(0)),
                 peak: AtomicUsize::new(0),
-                pushed: Event::new(),
-                popped: Event::new(),
-                all_done: Event::new(),
+                pushed: Signal::new(),
+                popped: Signal::new(),
+                all_done: Signal::new(),
             }),
         }
     }
@@ -185,7 +186,7 @@ impl<T> Queue<T> {
         inner.unfinished.fetch_add(1, AcqRel);
         match inner.items.push(item) {
             Ok(()) => {
-                inner.pushed.notify_additional(1);
+                inner.pushed.notify_one();
                 if inner.capacity.is_none() {
                     let len = inner.items.len();
                     if len > inner.peak.load(Relaxed) {
@@ -204,7 +205,7 @@ impl<T> Queue<T> {
     fn try_pop(&self) -> Result<Item<'_, T>, PopError> {
         let value = self.inner.items.pop()?;
         if self.inner.capacity.is_some() {
-            self.inner.popped.notify_additional(1);
+            self.inner.popped.notify_one();
         }
         Ok(Item {
             value,
@@ -298,7 +299,7 @@ impl<T> Queue<T> {
             match deadline {
                 None => listener.wait(),
                 Some(d) => {
-                    if listener.wait_deadline(d).is_none() {
+                    if !listener.wait_deadline(d) {
                         return self.try_push(item);
                     }
                 }
@@ -384,7 +385,7 @@ impl<T> Queue<T> {
             match deadline {
                 None => listener.wait(),
                 Some(d) => {
-                    if listener.wait_deadline(d).is_none() {
+                    if !listener.wait_deadline(d) {
                         return self.try_pop().map_err(|e| match e {
                             PopError::Empty => GetError::Timeout,
                             PopError::Closed => GetError::Closed,
@@ -446,7 +447,7 @@ impl<T> Queue<T> {
             match deadline {
                 None => listener.wait(),
                 Some(d) => {
-                    if listener.wait_deadline(d).is_none() {
+                    if !listener.wait_deadline(d) {
                         return match unfinished.load(Acquire) {
                             0 => Ok(()),
                             n => Err(JoinTimeoutError { unfinished: n }),
@@ -474,8 +475,8 @@ impl<T> Queue<T> {
     /// ```
     pub fn close(&self) -> bool {
         let closed = self.inner.items.close();
-        self.inner.pushed.notify(usize::MAX);
-        self.inner.popped.notify(usize::MAX);
+        self.inner.pushed.notify_all();
+        self.inner.popped.notify_all();
         closed
     }
 
@@ -670,7 +671,7 @@ impl<T> Inner<T> {
     /// Rule 3: one item done; the last one wakes the joiners.
     fn done_one(&self) {
         if self.unfinished.fetch_sub(1, AcqRel) == 1 {
-            self.all_done.notify(usize::MAX);
+            self.all_done.notify_all();
         }
     }
 }
@@ -744,7 +745,7 @@ impl<'q, T> Item<'q, T> {
         };
         match inner.items.push(value) {
             Ok(()) => {
-                inner.pushed.notify_additional(1);
+                inner.pushed.notify_one();
                 done.inner = None; // still counted: not done
                 Ok(())
             }
