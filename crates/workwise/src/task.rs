@@ -452,6 +452,8 @@ impl<T> TaskHandle<T> {
     ///
     /// On timeout it returns [`TaskError::TimedOut`] and the task goes on: wait
     /// again, or [`cancel`](TaskHandle::cancel) it if it has not started.
+    /// Unlike [`wait`](TaskHandle::wait), it never runs other queued tasks
+    /// while it waits on a worker thread, so the deadline holds.
     ///
     /// # Examples
     ///

@@ -651,3 +651,24 @@ async fn a_handle_wakes_a_single_threaded_runtime() {
     assert_eq!(h.await, Ok(1));
     opener.await.unwrap();
 }
+
+#[test]
+fn wait_timeout_on_a_worker_keeps_its_deadline() {
+    // One worker: a task waits, with a deadline, on work queued behind it.
+    // It must not pick up the queued `slow` task (blocked on a gate) while
+    // it waits, or its 20 ms deadline would stretch until the gate opens.
+    let pool = Arc::new(Pool::io().max_workers(1).build().unwrap());
+    let (open, wait) = gate();
+    let p = pool.clone();
+    let mut outer = pool.submit(move || {
+        let slow = p.submit(wait);
+        let mut quick = p.submit(|| 1);
+        let r = quick.wait_timeout(Duration::from_millis(20));
+        (r, slow, quick)
+    });
+    let (r, slow, quick) = outer.wait_timeout(DEADLINE).unwrap();
+    assert_eq!(r, Err(TaskError::TimedOut));
+    open.send(()).unwrap();
+    assert_eq!(slow.wait(), Ok(()));
+    assert_eq!(quick.wait(), Ok(1));
+}

@@ -660,8 +660,10 @@ fn worker_main(ctx: Rc<WorkerCtx>) {
 }
 
 /// Waits until `done()` returns true or the deadline passes; returns whether
-/// it is done. On a pool worker it runs queued jobs of its own pool while it
-/// waits; elsewhere it spins briefly, then parks after `register`ing the
+/// it is done. Without a deadline, on a pool worker, it runs queued jobs of
+/// its own pool while it waits (so nested waits cannot starve the pool);
+/// with a deadline it never does, since a job it picked up could run past
+/// the deadline. Then it spins briefly, and parks after `register`ing the
 /// thread to be unparked.
 pub(crate) fn wait_until(
     done: impl Fn() -> bool,
@@ -672,7 +674,7 @@ pub(crate) fn wait_until(
         return true;
     }
     let past = |d: Option<Instant>| d.is_some_and(|d| Instant::now() >= d);
-    if let Some(ctx) = current_worker() {
+    if let Some(ctx) = deadline.is_none().then(current_worker).flatten() {
         while let Some(job) = ctx.find_job() {
             ctx.run(job);
             if done() {
