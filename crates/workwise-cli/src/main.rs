@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
         workwise tour --quick            a smaller run, a few seconds\n  \
         workwise tour --quick --json     one JSON object per row, for scripts\n  \
         workwise tour --scenario scraping\n  \
+        workwise tour --scenario api\n  \
         workwise tour --scenario files\n  \
         workwise tour --scenario analysis --scenario images"
 )]
@@ -36,22 +37,32 @@ enum Command {
     ///
     /// Each scenario runs the same work as `sequential` (a plain loop) and
     /// under the right model, and most also under the wrong one. Every row
-    /// shows the wall time, the speedup over the scenario's sequential row,
-    /// the scenario's own figures, and an advisor line computed from what the
-    /// pool measured (busy time, CPU time, queue wait).
+    /// shows the wall time, the speedup over the scenario's first row
+    /// (`sequential`; `naive` for api calls), the scenario's own figures, and
+    /// an advisor line computed from what was measured (the pool's busy
+    /// time, CPU time and queue wait; for api calls, the server's and the
+    /// policy's counts).
     ///
-    /// Scenarios: web scraping (fetch pages from an embedded local HTTP
-    /// server, 20-50 ms each, on `Pool::cpu` and `Pool::io`); data analysis
-    /// (a word count over generated text, as map-reduce) and image processing
-    /// (a box blur over generated images), both on `Pool::io` and `Pool::cpu`;
-    /// file i/o (checksum generated files in a temporary folder, with a
-    /// simulated 1 ms latency per read, as a loop and as a queue pipeline: a
-    /// producer thread and consumers on `Pool::io`).
+    /// Scenarios, in the guide's table order: web scraping (fetch pages from
+    /// an embedded local HTTP server, 20-50 ms each, on `Pool::cpu` and
+    /// `Pool::io`); api calls (fan out requests to a flaky JSON API on the
+    /// same server, 2-5 ms each, one in ten failing with a 503, with an
+    /// outage in every run: `naive`, each request tried once, and `policy`,
+    /// each through one `Policy` with a rate limit, a circuit breaker, an
+    /// attempt timeout and retries, both on `Pool::io`); file i/o (checksum
+    /// generated files in a temporary folder, with a simulated 1 ms latency
+    /// per read, as a loop and as a queue pipeline: a producer thread and
+    /// consumers on `Pool::io`); image processing (a box blur over generated
+    /// images) and data analysis (a word count over generated text, as
+    /// map-reduce), both on `Pool::io` and `Pool::cpu`.
     ///
     /// Exit status: 0 when every row ran and every result was right, 1 when
     /// the tour could not run, a request failed or a result differed from the
     /// sequential row's (file i/o: a file's hash differed from that of the
-    /// bytes written), 2 on a usage error.
+    /// bytes written; api calls: an answer was not the item asked for, or a
+    /// request failed in a way the server did not mean: the requests it
+    /// failed on purpose are the lesson, counted in `failed`, not an error),
+    /// 2 on a usage error.
     Tour(tour::TourArgs),
 }
 

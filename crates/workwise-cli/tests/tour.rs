@@ -65,7 +65,20 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(scenarios.len(), 11, "{scenarios:?}");
+    assert_eq!(scenarios.len(), 13, "{scenarios:?}");
+    // The guide's quick reference table's order.
+    let mut order = scenarios.clone();
+    order.dedup();
+    assert_eq!(
+        order,
+        [
+            "web scraping",
+            "api calls",
+            "file i/o",
+            "image processing",
+            "data analysis"
+        ]
+    );
 
     let scraping = scenario_rows(
         &rows,
@@ -76,6 +89,8 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     for row in scraping {
         assert!(row["pages"].as_u64().is_some_and(|p| p > 0), "{row}");
     }
+
+    api_rows(&rows);
 
     // CPU-bound scenarios: the wrong model (threads sized for waiting)
     // first, then the right one.
@@ -119,6 +134,102 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
             _ => {}
         }
     }
+}
+
+/// A figure of a row, as a count.
+fn count(row: &Value, key: &str) -> u64 {
+    row[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {row}"))
+}
+
+/// Checks the quick api calls rows, `naive` then `policy`: their names,
+/// keys, and the facts that hold on any machine (no timing).
+fn api_rows(rows: &[Value]) {
+    let api: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["scenario"] == "api calls")
+        .collect();
+    let models: Vec<&str> = api.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["naive", "policy"], "{rows:?}");
+    for &row in &api {
+        // Requests the server failed are the lesson, not errors of the tour.
+        assert_eq!(row["errors"], 0, "{row}");
+        assert!(row["workers"].as_u64().is_some_and(|w| w > 0), "{row}");
+        for key in ["wall_ms", "speedup"] {
+            assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
+        }
+        assert!(
+            row["advice"].as_str().is_some_and(|a| !a.is_empty()),
+            "{row}"
+        );
+        assert_eq!(count(row, "succeeded") + count(row, "failed"), 200, "{row}");
+        assert!(count(row, "outage_calls") <= count(row, "calls"), "{row}");
+        assert!(count(row, "stalled") <= count(row, "outage_calls"), "{row}");
+        assert!(
+            count(row, "peak_calls_per_s") <= count(row, "calls"),
+            "{row}"
+        );
+    }
+    let (naive, policy) = (api[0], api[1]);
+    // The baseline of the speedups.
+    assert_eq!(naive["speedup"], 1.0, "{naive}");
+    // Each naive request reached the server once, and nothing shed it.
+    assert_eq!(count(naive, "calls"), 200, "{naive}");
+    assert_eq!(count(naive, "shed"), 0, "{naive}");
+    for key in ["attempts", "rescued", "timed_out", "opened"] {
+        assert!(naive.get(key).is_none(), "{key} in {naive}");
+    }
+    // Every policy attempt either reached the server or was shed: the
+    // breaker's count on the client matches the server's.
+    assert_eq!(
+        count(policy, "attempts"),
+        count(policy, "calls") + count(policy, "shed"),
+        "{policy}"
+    );
+    assert!(
+        count(policy, "calls") >= count(policy, "succeeded"),
+        "{policy}"
+    );
+    assert!(
+        count(policy, "rescued") <= count(policy, "succeeded"),
+        "{policy}"
+    );
+    // The outage fails every call for a second: far more than five in a row.
+    assert!(count(policy, "opened") >= 1, "{policy}");
+    // The lesson: the policy sends fewer calls into the outage, and more of
+    // its requests succeed (naive loses every request after the outage
+    // begins, at the 20th; the policy's wait the outage out).
+    assert!(
+        count(policy, "outage_calls") < count(naive, "outage_calls"),
+        "{naive}\n{policy}"
+    );
+    assert!(
+        count(policy, "succeeded") > count(naive, "succeeded"),
+        "{naive}\n{policy}"
+    );
+}
+
+#[test]
+fn the_api_scenario_runs_alone_by_its_row_name() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "API calls"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // Failed requests do not fail the tour.
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(
+        rows.iter().all(|r| r["scenario"] == "api calls"),
+        "{stdout}"
+    );
+    assert!(count(&rows[0], "failed") > 0, "{stdout}");
 }
 
 #[test]

@@ -172,6 +172,7 @@ impl Row {
             ],
             failed: u64::from(self.failure.is_some()),
             first_failure: self.failure,
+            errors: None,
             advice,
         }
     }

@@ -506,6 +506,7 @@ impl Row {
             figures,
             failed: self.failed,
             first_failure: self.first_failure,
+            errors: None,
             advice,
         }
     }

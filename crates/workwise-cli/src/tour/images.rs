@@ -178,6 +178,7 @@ impl Row {
             ],
             failed: self.failed,
             first_failure: self.first_failure,
+            errors: None,
             advice,
         }
     }

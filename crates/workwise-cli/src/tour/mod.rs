@@ -3,12 +3,14 @@
 //! Each [`Scenario`] (one per file here) runs one kind of work as a plain
 //! loop and under the right model (most also under the wrong one), and
 //! [`Tour::record`]s a [`Measurement`] per run. The tour turns measurements
-//! into rows: the speedup over the scenario's `sequential` row, a table line
-//! (or a JSON line), and the advisor's reading of the figures. Adding a scenario is a new
-//! file and one line in [`SCENARIOS`].
+//! into rows: the speedup over the scenario's baseline row (`sequential`;
+//! `naive` for api calls), a table line (or a JSON line), and the advisor's
+//! reading of the figures. Adding a scenario is a new file and one line in
+//! [`SCENARIOS`].
 
 mod advice;
 mod analysis;
+mod api;
 mod files;
 mod images;
 mod scraping;
@@ -25,40 +27,58 @@ use workwise::{Pool, PoolBuilder};
 
 use crate::server::{PageServer, StartError};
 
-/// Every scenario, in the order the tour runs them.
+/// Every scenario, in the order the tour runs them: the guide's quick
+/// reference table's order.
 const SCENARIOS: &[&dyn Scenario] = &[
     &scraping::WebScraping,
-    &analysis::DataAnalysis,
-    &images::ImageProcessing,
+    &api::ApiCalls,
     &files::FileIo,
+    &images::ImageProcessing,
+    &analysis::DataAnalysis,
 ];
 
-/// The model name of the row that speedups are measured against.
+/// The model name of the row that speedups are measured against, unless a
+/// scenario names another ([`Scenario::baseline`]).
 const SEQUENTIAL: &str = "sequential";
 
 /// Options of `workwise tour`.
 #[derive(Debug, Args)]
 pub(crate) struct TourArgs {
     /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200;
-    /// data analysis: 8 MB of text, not 40; image processing: 32 images, not
-    /// 64; file i/o: 500 files, not 2,000).
+    /// api calls: 200 requests, not 400, and a 1 s outage, not 2 s; file
+    /// i/o: 500 files, not 2,000; image processing: 32 images, not 64; data
+    /// analysis: 8 MB of text, not 40).
     #[arg(long)]
     quick: bool,
 
     /// Print one JSON object per row on stdout, and nothing else there.
     ///
-    /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures
-    /// (web scraping: pages, pages_per_s; data analysis: mb, mb_per_s, words;
-    /// image processing: images, images_per_s; file i/o: files, mb,
-    /// files_per_s, and on the `queue pipeline` row peak_queue, the queue's
-    /// longest length read after each put), failed, workers, advice, and
-    /// first_failure where a row failed.
+    /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures,
+    /// failed, workers, advice, and first_failure where a row failed.
+    ///
+    /// The figures: web scraping: pages, pages_per_s. api calls: calls (the
+    /// requests the server took), outage_calls (of them, those it took during
+    /// its outage), stalled (of those, the ones it stalled), shed (attempts
+    /// the circuit breaker rejected without calling), succeeded (requests
+    /// that got their item); on the `policy` row also attempts (run or shed),
+    /// rescued (requests that succeeded after a failed attempt), timed_out
+    /// (attempts cut at the attempt timeout) and opened (times the breaker
+    /// opened); then peak_calls_per_s (the most calls the server took in any
+    /// one second). file i/o: files, mb, files_per_s, and on the `queue
+    /// pipeline` row peak_queue, the queue's longest length read after each
+    /// put. image processing: images, images_per_s. data analysis: mb,
+    /// mb_per_s, words.
+    ///
+    /// On the api calls rows, failed counts the requests that finally failed,
+    /// the lesson and not an error of the tour, and errors follows it: how
+    /// many of them are errors of the tour (a wrong answer, an unexpected
+    /// error), which make it exit 1.
     #[arg(long)]
     json: bool,
 
     /// Run only this scenario, by short or row name (`scraping` or "web
-    /// scraping", `analysis`, `images`, `files` or "file i/o"); repeat for
-    /// several. All of them by default.
+    /// scraping", `api` or "api calls", `files` or "file i/o", `images`,
+    /// `analysis`); repeat for several. All of them by default.
     #[arg(
         long = "scenario",
         value_name = "NAME",
@@ -104,7 +124,13 @@ pub(crate) trait Scenario: Sync {
     fn model_width(&self) -> usize {
         10
     }
-    /// Runs the scenario, `sequential` first, recording each run.
+    /// The model name of the row that speedups are measured against, which
+    /// the scenario records first.
+    fn baseline(&self) -> &'static str {
+        SEQUENTIAL
+    }
+    /// Runs the scenario, its [baseline](Scenario::baseline) first,
+    /// recording each run.
     fn run(&self, tour: &mut Tour) -> Result<(), TourError>;
 }
 
@@ -153,12 +179,28 @@ pub(crate) struct Measurement {
     pub(crate) wall: Duration,
     /// The scenario's own figures, in output order.
     pub(crate) figures: Vec<(&'static str, Figure)>,
-    /// Tasks that failed (an error or a wrong answer).
+    /// Tasks that failed (an error or a wrong answer; api calls: requests
+    /// that finally failed).
     pub(crate) failed: u64,
-    /// The first failure's message, if any failed.
+    /// How many of `failed` are errors of the tour, which make it exit 1.
+    /// `None`: all of them, as in every row that should fail nothing.
+    /// `Some(n)`: the row's failures are a figure it measures (api calls:
+    /// requests that a flaky server failed on purpose) and only `n` of them
+    /// (a wrong answer, an unexpected error) are the tour's; JSON lines then
+    /// carry `errors`.
+    pub(crate) errors: Option<u64>,
+    /// The first failure's message, if any failed (the first error's, where
+    /// there is one).
     pub(crate) first_failure: Option<String>,
     /// The advisor's line, computed from the run's figures.
     pub(crate) advice: String,
+}
+
+impl Measurement {
+    /// How many of the row's failures are errors of the tour.
+    fn tour_errors(&self) -> u64 {
+        self.errors.unwrap_or(self.failed)
+    }
 }
 
 /// Why the tour stopped or failed.
@@ -294,14 +336,14 @@ impl Tour {
     }
 
     /// Prints one run's row: a table line and the advisor's line, or a JSON
-    /// line. The scenario's `sequential` row must come first: it is the
-    /// baseline of the speedups.
+    /// line. The scenario's [baseline](Scenario::baseline) row must come
+    /// first: the speedups are over its wall time.
     pub(crate) fn record(&mut self, m: Measurement) -> Result<(), TourError> {
-        if m.model == SEQUENTIAL {
+        if m.model == self.scenario.baseline() {
             self.baseline = Some(m.wall);
         }
         let speedup = self.baseline.map_or(f64::NAN, |base| speedup(base, m.wall));
-        self.failed += m.failed;
+        self.failed += m.tour_errors();
         if self.json {
             let row = JsonRow {
                 scenario: self.scenario.name(),
@@ -335,7 +377,8 @@ impl Tour {
         writeln!(
             self.out,
             "workwise tour: the guide's quick reference, run live ({cores}{size})\n\
-             wall: the whole run, a pool's start to its shutdown; speedup: sequential wall / this wall"
+             wall: the whole run, a pool's start to its shutdown; \
+             speedup: the first row's wall (sequential; api calls: naive) / this wall"
         )
     }
 
@@ -370,20 +413,24 @@ impl Tour {
             speedup
         )?;
         for c in columns {
-            let value = m
-                .figures
-                .iter()
-                .find(|(k, _)| *k == c.key)
-                .map_or_else(|| "-".to_string(), |(_, v)| v.to_string());
+            // `failed` is the measurement's own field, not one of its figures.
+            let value = if c.key == "failed" {
+                m.failed.to_string()
+            } else {
+                m.figures
+                    .iter()
+                    .find(|(k, _)| *k == c.key)
+                    .map_or_else(|| "-".to_string(), |(_, v)| v.to_string())
+            };
             write!(self.out, "  {value:>w$}", w = c.header.len().max(8))?;
         }
         writeln!(self.out)?;
         writeln!(self.out, "  advisor: {}", m.advice)?;
-        if m.failed > 0 {
+        if m.tour_errors() > 0 {
             writeln!(
                 self.out,
                 "  FAILED: {} task(s); the first: {}",
-                m.failed,
+                m.tour_errors(),
                 m.first_failure.as_deref().unwrap_or("(no message)")
             )?;
         }
@@ -451,6 +498,9 @@ impl Serialize for JsonRow<'_> {
             map.serialize_entry(key, value)?;
         }
         map.serialize_entry("failed", &m.failed)?;
+        if let Some(errors) = m.errors {
+            map.serialize_entry("errors", &errors)?;
+        }
         map.serialize_entry("workers", &m.workers)?;
         map.serialize_entry("advice", &m.advice)?;
         if let Some(first) = &m.first_failure {

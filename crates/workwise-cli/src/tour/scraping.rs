@@ -8,13 +8,12 @@
 //! Every body is checked to be the page asked for.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use workwise::{Pool, Workload};
 
 use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
-use crate::server::{self, PageServer};
+use crate::server;
 
 /// Pages a `--quick` run fetches (a full run fetches all of the server's).
 const QUICK_PAGES: usize = 60;
@@ -68,7 +67,8 @@ impl Scenario for WebScraping {
             .max_idle_connections(connections.max(100))
             .max_idle_connections_per_host(connections)
             .build();
-        open_connections(&agent, tour.server()?, connections)
+        tour.server()?
+            .open_connections(&agent, connections)
             .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
 
         let bar = tour.progress("sequential", pages);
@@ -108,67 +108,6 @@ impl Scenario for WebScraping {
         }
         Ok(())
     }
-}
-
-/// Opens `n` connections to the server and leaves them idle in `agent`'s
-/// pool, before any clock starts.
-///
-/// No row then pays for connecting, and no run opens connections in a burst,
-/// which tiny_http can leave hanging (see the server's docs). Each
-/// connection carries a `/hold` request that the server answers only when
-/// all are open, so each request has to open a new connection; and each
-/// opens only once the server has taken the previous request, so that each
-/// new connection finds a server thread.
-fn open_connections(agent: &ureq::Agent, server: &PageServer, n: usize) -> Result<(), String> {
-    let url = format!("{}/hold", server.base_url());
-    let mut holders = Vec::with_capacity(n);
-    let mut outcome = Ok(());
-    for _ in 0..n {
-        let before = server.requests_taken();
-        let (agent, hold) = (agent.clone(), url.clone());
-        let holder = thread::Builder::new()
-            .name("tour-connect".into())
-            .spawn(move || -> Result<(), String> {
-                let response = agent
-                    .get(&hold)
-                    .call()
-                    .map_err(|e| format!("GET {hold}: {e}"))?;
-                // Reading the body to its end puts the connection back in the pool.
-                response
-                    .into_string()
-                    .map(drop)
-                    .map_err(|e| format!("GET {hold}: {e}"))
-            })
-            .map_err(|e| format!("cannot start a thread to connect: {e}"));
-        match holder {
-            Ok(h) => holders.push(h),
-            Err(e) => {
-                outcome = Err(e);
-                break;
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while server.requests_taken() == before {
-            if Instant::now() >= deadline {
-                outcome = Err(format!(
-                    "a request to {url} did not reach the server in 5 s"
-                ));
-                break;
-            }
-            thread::sleep(Duration::from_micros(100));
-        }
-        if outcome.is_err() {
-            break;
-        }
-    }
-    server.release_held();
-    for h in holders {
-        let held = h
-            .join()
-            .unwrap_or_else(|_| Err("a connecting thread panicked".into()));
-        outcome = outcome.and(held);
-    }
-    outcome
 }
 
 /// Fetches page `page` and checks that the body is that page.
@@ -230,6 +169,7 @@ impl Tally {
             ],
             failed: self.failed,
             first_failure: self.first_failure,
+            errors: None,
             advice,
         }
     }
