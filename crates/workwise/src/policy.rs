@@ -343,6 +343,12 @@ impl<E, C: Clock> Policy<E, C> {
     ///
     /// [`RetryError`] with the last attempt's [`PolicyError`] and the number
     /// of attempts, once retries (if any) are spent.
+    ///
+    /// # Warning
+    ///
+    /// Dropping the policy shuts its pool down, which waits for attempts that
+    /// timed out but are still running: give the call itself a timeout too
+    /// (an HTTP client's, say) so none runs forever.
     pub fn call<T, F>(&self, f: F) -> Result<T, RetryError<PolicyError<E>>>
     where
         F: Fn() -> Result<T, E> + Send + Sync + 'static,
