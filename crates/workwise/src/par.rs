@@ -387,13 +387,7 @@ impl Par<'_> {
                 }
             },
             |part| match part {
-                Ok(v) if first_err.is_none() => {
-                    if out.is_empty() {
-                        out = v;
-                    } else {
-                        out.extend(v);
-                    }
-                }
+                Ok(v) if first_err.is_none() => append(&mut out, v),
                 Ok(_) => {}
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -437,13 +431,7 @@ impl Par<'_> {
                     .map(|(i, x)| catch(|| f(x)).map_err(|e| item_panic((offset + i, e))))
                     .collect::<Vec<_>>()
             },
-            |part| {
-                if out.is_empty() {
-                    out = part;
-                } else {
-                    out.extend(part);
-                }
-            },
+            |part| append(&mut out, part),
         );
         match run {
             Ok(()) => out,
@@ -685,6 +673,15 @@ impl Pool {
         }
         state.overhead_ns.store(ns, Relaxed);
         ns
+    }
+}
+
+/// Appends a chunk's results; the first chunk is moved, not copied.
+fn append<R>(out: &mut Vec<R>, part: Vec<R>) {
+    if out.is_empty() {
+        *out = part;
+    } else {
+        out.extend(part);
     }
 }
 

@@ -234,18 +234,23 @@ impl Shared {
     }
 
     /// Pushes a reserved job: onto the caller's own deque when it is one of
-    /// this pool's workers, else onto the shared injector; then wakes a worker.
-    pub(crate) fn push(self: &Arc<Self>, job: JobRef) {
-        let job = CURRENT.with(|c| match c.borrow().as_ref() {
-            Some(ctx) if Arc::ptr_eq(&ctx.shared, self) => match &ctx.local {
-                Some(local) => {
-                    local.push(job);
-                    None
-                }
-                None => Some(job),
-            },
-            _ => Some(job),
-        });
+    /// this pool's workers (`internal`, as `reserve` was told), else onto the
+    /// shared injector; then wakes a worker. External submits skip the
+    /// thread-local lookup that `on_own_worker` already did.
+    pub(crate) fn push(self: &Arc<Self>, job: JobRef, internal: bool) {
+        let job = if internal {
+            CURRENT.with(
+                |c| match c.borrow().as_ref().and_then(|ctx| ctx.local.as_ref()) {
+                    Some(local) => {
+                        local.push(job);
+                        None
+                    }
+                    None => Some(job),
+                },
+            )
+        } else {
+            Some(job)
+        };
         if let Some(job) = job {
             self.injector.push(job);
         }

@@ -197,7 +197,7 @@ impl Pool {
     {
         let internal = self.shared.on_own_worker();
         match self.shared.reserve(true, internal) {
-            Ok(()) => self.push_reserved(f),
+            Ok(()) => self.push_reserved(f, internal),
             Err(_) => TaskHandle::failed(TaskError::Closed),
         }
     }
@@ -234,20 +234,20 @@ impl Pool {
     {
         let internal = self.shared.on_own_worker();
         match self.shared.reserve(false, internal) {
-            Ok(()) => Ok(self.push_reserved(f)),
+            Ok(()) => Ok(self.push_reserved(f, internal)),
             Err(Refused::Full) => Err(TrySubmitError::Full(f)),
             Err(Refused::Closed) => Err(TrySubmitError::Closed(f)),
         }
     }
 
-    fn push_reserved<F, T>(&self, f: F) -> TaskHandle<T>
+    fn push_reserved<F, T>(&self, f: F, internal: bool) -> TaskHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let stamp = self.shared.cfg.timing.then(Instant::now);
         let cell = Arc::new(TaskCell::new(f, stamp));
-        self.shared.push(cell.clone());
+        self.shared.push(cell.clone(), internal);
         TaskHandle::from_cell(cell)
     }
 
