@@ -28,6 +28,19 @@ use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, Listener};
 
+/// The deadline `timeout` from now, or `None` when it lies beyond what an
+/// [`Instant`] can hold: a far deadline means "no deadline", never an
+/// overflow panic. Every deadline computed from a user's `Duration` goes
+/// through here.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    deadline_from(Instant::now(), timeout)
+}
+
+/// [`deadline_after`] from a given instant.
+pub(crate) fn deadline_from(start: Instant, timeout: Duration) -> Option<Instant> {
+    start.checked_add(timeout)
+}
+
 /// A source of monotonic time, as a duration since the clock's own origin.
 ///
 /// # Examples
