@@ -100,7 +100,9 @@ pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
 pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError};
 pub use par::{IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
-pub use pool::{BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_THREADS};
+pub use pool::{
+    BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_HELP_DEPTH, MAX_THREADS,
+};
 pub use queue::{
     ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
     TryPutError,

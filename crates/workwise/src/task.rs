@@ -59,6 +59,12 @@ pub enum TaskError {
     Closed,
     /// The result was already taken from this handle by an earlier wait.
     ResultTaken,
+    /// The pool had no worker and could not start one, so the task never
+    /// ran.
+    NoWorker {
+        /// The operating system's reason.
+        message: String,
+    },
 }
 
 impl fmt::Display for TaskError {
@@ -75,6 +81,12 @@ impl fmt::Display for TaskError {
             TaskError::ResultTaken => {
                 f.write_str("the result was already taken from this handle by an earlier wait")
             }
+            TaskError::NoWorker { message } => write!(
+                f,
+                "the pool had no worker and the operating system refused to start one \
+                 ({message}): the task never ran; lower max_workers or stack_size, or \
+                 free threads and submit it again"
+            ),
         }
     }
 }
@@ -91,11 +103,25 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Runs `f`, turning a panic into [`TaskError::Panicked`].
+/// Runs `f`, turning a panic into [`TaskError::Panicked`]. The panic's
+/// payload is dropped quietly: a payload whose `Drop` panics too is leaked
+/// rather than let the second panic escape.
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, TaskError> {
-    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| TaskError::Panicked {
-        message: panic_message(&*p),
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let message = panic_message(&*p);
+        drop_quietly(p);
+        TaskError::Panicked { message }
     })
+}
+
+/// Drops `value`, catching a panic from its `Drop`. The second payload is
+/// leaked, not dropped, since its own `Drop` may panic as well. User values
+/// (results, closures, payloads) are dropped through here wherever the pool
+/// drops them, so user code cannot unwind through a worker.
+pub(crate) fn drop_quietly<V>(value: V) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        std::mem::forget(payload);
+    }
 }
 
 /// What running a job did, for the pool's statistics.
@@ -105,6 +131,9 @@ pub(crate) enum Outcome {
     Panicked,
     /// It had been cancelled through its handle before a worker reached it.
     Skipped,
+    /// A thread waiting for it ran it already (see `TaskHandle::wait`); the
+    /// queue entry a worker reached was only a stale copy.
+    RanElsewhere,
 }
 
 /// The pool's view of a task: something to run once, or to cancel.
@@ -112,6 +141,9 @@ pub(crate) trait Job: Send + Sync {
     /// Runs the task, counting its outcome in `stats` *before* the handle
     /// sees the result, so counts are never behind a resolved handle.
     fn run(self: Arc<Self>, stats: &WorkerStats) -> Outcome;
+    /// The same as `run`, through a shared reference: a waiter that runs
+    /// the task it waits for while its queue entry stays behind.
+    fn run_here(&self, stats: &WorkerStats) -> Outcome;
     /// Resolves the task with `why` if it has not started; returns whether it did.
     fn cancel_with(&self, why: TaskError) -> bool;
     fn submitted_at(&self) -> Option<Instant>;
@@ -126,6 +158,10 @@ trait Completion<T>: Send + Sync {
     /// Registers `waiter` unless the task is done; returns false when done.
     fn set_waiter(&self, waiter: Waiter) -> bool;
     fn cancel_with(&self, why: TaskError) -> bool;
+    /// The id of the pool whose queue holds the task (0: none).
+    fn pool_id(&self) -> usize;
+    /// Runs the task on the calling thread if it has not started.
+    fn run_inline(&self, stats: &WorkerStats) -> Outcome;
 }
 
 pub(crate) enum Waiter {
@@ -134,10 +170,16 @@ pub(crate) enum Waiter {
 }
 
 impl Waiter {
+    /// Wakes the waiter. A user's waker may panic in `wake`; the panic is
+    /// caught here so that it never unwinds through a pool worker.
     fn wake(self) {
         match self {
             Waiter::Thread(t) => t.unpark(),
-            Waiter::Waker(w) => w.wake(),
+            Waiter::Waker(w) => {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| w.wake())) {
+                    drop_quietly(payload);
+                }
+            }
         }
     }
 }
@@ -152,11 +194,14 @@ enum Stage<F, T> {
 struct Slot<F, T> {
     stage: Stage<F, T>,
     waiter: Option<Waiter>,
+    /// The task left `Pending` by starting (not by being cancelled).
+    started: bool,
 }
 
 pub(crate) struct TaskCell<F, T> {
     done: AtomicBool,
     submitted_at: Option<Instant>,
+    pool: usize,
     slot: Mutex<Slot<F, T>>,
 }
 
@@ -171,13 +216,17 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    pub(crate) fn new(f: F, submitted_at: Option<Instant>) -> Self {
+    /// A pending task for the pool whose id is `pool` (see
+    /// `Shared::id`).
+    pub(crate) fn new(f: F, submitted_at: Option<Instant>, pool: usize) -> Self {
         TaskCell {
             done: AtomicBool::new(false),
             submitted_at,
+            pool,
             slot: Mutex::new(Slot {
                 stage: Stage::Pending(f),
                 waiter: None,
+                started: false,
             }),
         }
     }
@@ -202,13 +251,24 @@ where
     T: Send,
 {
     fn run(self: Arc<Self>, stats: &WorkerStats) -> Outcome {
+        self.run_here(stats)
+    }
+
+    fn run_here(&self, stats: &WorkerStats) -> Outcome {
         let f = {
             let mut slot = lock(&self.slot);
             match std::mem::replace(&mut slot.stage, Stage::Running) {
-                Stage::Pending(f) => f,
+                Stage::Pending(f) => {
+                    slot.started = true;
+                    f
+                }
                 other => {
                     slot.stage = other;
-                    return Outcome::Skipped;
+                    return if slot.started {
+                        Outcome::RanElsewhere
+                    } else {
+                        Outcome::Skipped
+                    };
                 }
             }
         };
@@ -234,8 +294,10 @@ where
             self.done.store(true, Ordering::Release);
             (f, slot.waiter.take())
         };
-        // The closure (and what it captured) is dropped outside the lock.
-        drop(f);
+        // The closure (and what it captured) is dropped outside the lock,
+        // and its `Drop` may not unwind into the caller (a worker, or
+        // `cancel`: the task is cancelled either way).
+        drop_quietly(f);
         if let Some(w) = waiter {
             w.wake();
         }
@@ -279,6 +341,14 @@ where
 
     fn cancel_with(&self, why: TaskError) -> bool {
         Job::cancel_with(self, why)
+    }
+
+    fn pool_id(&self) -> usize {
+        self.pool
+    }
+
+    fn run_inline(&self, stats: &WorkerStats) -> Outcome {
+        self.run_here(stats)
     }
 }
 
@@ -359,6 +429,14 @@ impl<T: Send> Completion<T> for Resolved<T> {
     fn cancel_with(&self, _why: TaskError) -> bool {
         false
     }
+
+    fn pool_id(&self) -> usize {
+        0
+    }
+
+    fn run_inline(&self, _stats: &WorkerStats) -> Outcome {
+        Outcome::Skipped
+    }
 }
 
 impl<T> TaskHandle<T> {
@@ -428,9 +506,17 @@ impl<T> TaskHandle<T> {
 
     /// Blocks until the task finishes and returns its result.
     ///
-    /// Called on a worker thread of a pool, it runs other queued tasks of that
-    /// pool while it waits, so a task that waits on tasks it submitted cannot
-    /// starve the pool.
+    /// Called on a worker thread of the task's own pool (a task waiting for
+    /// a subtask it submitted), it runs the awaited task right there if no
+    /// worker has started it, and otherwise runs jobs from its own work
+    /// queue, never more than [`MAX_HELP_DEPTH`](crate::MAX_HELP_DEPTH)
+    /// nested on its stack; so nested waits cannot starve the pool, and the
+    /// stack grows with how deeply the program nests its tasks, never with
+    /// how many are queued. A worker of `Pool::io()` that has to block lets
+    /// the pool start another worker in its place meanwhile.
+    ///
+    /// A second wait on the same handle (after `try_result` or a future's
+    /// poll took the result) gives [`TaskError::ResultTaken`].
     ///
     /// # Examples
     ///
@@ -476,11 +562,23 @@ impl<T> TaskHandle<T> {
     /// [`TaskError::TimedOut`] when the time ran out, or what
     /// [`wait`](TaskHandle::wait) gives.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
-        self.wait_deadline(Some(Instant::now() + timeout))
+        match crate::clock::deadline_after(timeout) {
+            Some(deadline) => self.wait_deadline(Some(deadline)),
+            // Beyond what an Instant holds: no deadline, but keep the
+            // promise never to run other work while waiting.
+            None => self.wait_deadline(Some(far_future())),
+        }
     }
 
     fn wait_deadline(&mut self, deadline: Option<Instant>) -> Result<T, TaskError> {
         let done = || self.cell.done().load(Ordering::Acquire);
+        if deadline.is_none() && !done() {
+            // A wait without a deadline on a worker of the task's own pool
+            // runs the task right here if no worker has started it: the
+            // waiter's own subtask, so the stack grows with the program's
+            // nesting, never with the queue's length.
+            crate::pool::help_with(self.cell.pool_id(), |stats| self.cell.run_inline(stats));
+        }
         if !crate::pool::wait_until(done, deadline, |t| self.cell.set_waiter(Waiter::Thread(t))) {
             return Err(TaskError::TimedOut);
         }
@@ -505,6 +603,19 @@ impl<T> Future for TaskHandle<T> {
             return Poll::Pending;
         }
         Poll::Ready(self.cell.take().unwrap_or(Err(TaskError::ResultTaken)))
+    }
+}
+
+/// An instant so far away that no wait reaches it (about 30 years on), for
+/// a `Duration` too long to add to now.
+pub(crate) fn far_future() -> Instant {
+    let now = Instant::now();
+    let mut step = Duration::from_secs(1 << 30);
+    loop {
+        if let Some(t) = now.checked_add(step) {
+            return t;
+        }
+        step /= 2;
     }
 }
 

@@ -672,3 +672,260 @@ fn wait_timeout_on_a_worker_keeps_its_deadline() {
     assert_eq!(slow.wait(), Ok(()));
     assert_eq!(quick.wait(), Ok(1));
 }
+
+// ---- Issue 8: reliability defects found by testing as a user ----
+
+/// Runs `body` on its own thread and fails the test if it has not finished
+/// by `DEADLINE` (a hang becomes a failure, not a stuck suite).
+fn within_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(v) => v,
+        Err(_) => panic!("{what} did not finish within {DEADLINE:?}"),
+    }
+}
+
+/// 5,000 tasks that each submit 4 subtasks to the same pool and wait for
+/// them: 20,000 nested waits.
+fn nested_waits(pool: Arc<Pool>) -> u64 {
+    let outer: Vec<_> = (0..5_000u64)
+        .map(|i| {
+            let inner_pool = pool.clone();
+            pool.submit(move || {
+                let subs: Vec<_> = (0..4u64)
+                    .map(|j| inner_pool.submit(move || i * 4 + j))
+                    .collect();
+                subs.into_iter().map(|h| h.wait().unwrap()).sum::<u64>()
+            })
+        })
+        .collect();
+    outer.into_iter().map(|h| h.wait().unwrap()).sum()
+}
+
+#[test]
+fn twenty_thousand_nested_waits_on_a_two_worker_io_pool_keep_the_stack_bounded() {
+    let pool = Arc::new(Pool::io().max_workers(2).build().unwrap());
+    let p = pool.clone();
+    let sum = within_deadline("nested waits", move || nested_waits(p));
+    assert_eq!(sum, (0..20_000u64).sum::<u64>());
+    let stats = pool.stats();
+    assert!(
+        stats.deepest_help <= workwise::MAX_HELP_DEPTH as u64,
+        "helping chain {} deeper than the bound {}",
+        stats.deepest_help,
+        workwise::MAX_HELP_DEPTH
+    );
+}
+
+#[test]
+fn twenty_thousand_nested_waits_on_the_cpu_pool_keep_the_stack_bounded() {
+    let pool = Arc::new(Pool::cpu().build().unwrap());
+    let p = pool.clone();
+    let sum = within_deadline("nested waits", move || nested_waits(p));
+    assert_eq!(sum, (0..20_000u64).sum::<u64>());
+    assert!(pool.stats().deepest_help <= workwise::MAX_HELP_DEPTH as u64);
+}
+
+#[test]
+fn a_second_concurrent_shutdown_waits_for_the_drain_and_loses_nothing() {
+    let pool = Arc::new(Pool::io().max_workers(1).build().unwrap());
+    let (open, blocker) = gate();
+    let first = pool.submit(blocker);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..100)
+        .map(|_| {
+            let ran = ran.clone();
+            pool.submit(move || ran.fetch_add(1, Ordering::SeqCst))
+        })
+        .collect();
+    let a = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.shutdown())
+    };
+    // A is inside shutdown once the pool refuses new work.
+    wait_for("the pool to close", || {
+        matches!(pool.try_submit(|| 0), Err(TrySubmitError::Closed(_)))
+    });
+    let (b_done_tx, b_done) = mpsc::channel();
+    let b = {
+        let pool = pool.clone();
+        let ran = ran.clone();
+        thread::spawn(move || {
+            pool.shutdown();
+            let _ = b_done_tx.send(ran.load(Ordering::SeqCst));
+        })
+    };
+    // B must not return while a task still runs; give it a moment to show
+    // the bug (returning at once), then let the work go on.
+    let early = b_done.recv_timeout(Duration::from_millis(300)).ok();
+    open.send(()).unwrap();
+    a.join().unwrap();
+    b.join().unwrap();
+    let ran_when_b_returned = early.unwrap_or_else(|| b_done.recv().unwrap());
+    assert_eq!(
+        ran_when_b_returned, 100,
+        "shutdown returned before the pool drained"
+    );
+    assert!(first.wait().is_ok());
+    for h in handles {
+        assert!(h.wait().is_ok(), "an accepted task did not run");
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 100);
+}
+
+/// A value whose `Drop` panics.
+struct PanicsOnDrop;
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop panicked");
+    }
+}
+
+#[test]
+fn a_result_whose_drop_panics_does_not_kill_the_worker() {
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    // The handle is dropped first, so the result is dropped on the worker.
+    for _ in 0..3 {
+        drop(pool.submit(|| PanicsOnDrop));
+    }
+    let mut h = pool.submit(|| 7);
+    assert_eq!(h.wait_timeout(DEADLINE), Ok(7));
+    assert_eq!(pool.stats().live_workers, 1);
+}
+
+#[test]
+fn a_panic_payload_whose_drop_panics_still_resolves_the_handle() {
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    let mut h = pool.submit(|| -> u32 { std::panic::panic_any(PanicsOnDrop) });
+    assert!(matches!(
+        h.wait_timeout(DEADLINE),
+        Err(TaskError::Panicked { .. })
+    ));
+    let mut h = pool.submit(|| 7);
+    assert_eq!(h.wait_timeout(DEADLINE), Ok(7));
+    assert_eq!(pool.stats().live_workers, 1);
+}
+
+#[test]
+fn a_panicking_waker_does_not_kill_the_worker() {
+    use std::future::Future;
+    use std::task::{Context, Wake, Waker};
+    struct Boom;
+    impl Wake for Boom {
+        fn wake(self: Arc<Self>) {
+            panic!("waker panicked");
+        }
+    }
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    let (open, blocker) = gate();
+    let mut h = pool.submit(blocker);
+    let waker = Waker::from(Arc::new(Boom));
+    let mut cx = Context::from_waker(&waker);
+    assert!(std::pin::Pin::new(&mut h).poll(&mut cx).is_pending());
+    open.send(()).unwrap();
+    wait_for("the task to finish", || h.is_finished());
+    let mut next = pool.submit(|| 7);
+    assert_eq!(next.wait_timeout(DEADLINE), Ok(7));
+    assert_eq!(pool.stats().live_workers, 1);
+}
+
+#[test]
+fn a_cancelled_closure_whose_drop_panics_does_not_kill_the_worker() {
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    let (open, blocker) = gate();
+    let first = pool.submit(blocker);
+    let guard = PanicsOnDrop;
+    let doomed = pool.submit(move || drop(guard));
+    assert!(doomed.cancel() || doomed.is_finished());
+    open.send(()).unwrap();
+    assert!(first.wait().is_ok());
+    let mut h = pool.submit(|| 7);
+    assert_eq!(h.wait_timeout(DEADLINE), Ok(7));
+    assert_eq!(pool.stats().live_workers, 1);
+}
+
+#[test]
+fn a_stack_size_the_os_refuses_fails_the_build() {
+    for size in [1usize << 46, usize::MAX / 2, usize::MAX] {
+        match Pool::io().stack_size(size).build() {
+            Err(BuildError::Spawn { message }) => assert!(!message.is_empty()),
+            Err(other) => panic!("stack {size}: unexpected error {other}"),
+            Ok(pool) => {
+                // Where the OS does accept it, tasks must run.
+                let mut h = pool.submit(|| 1);
+                assert_eq!(h.wait_timeout(DEADLINE), Ok(1), "stack {size}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_blocked_submit_is_served_before_later_try_submits() {
+    let pool = Arc::new(Pool::io().max_workers(2).queue_capacity(4).build().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let blocked = Arc::new(AtomicBool::new(false));
+    let overtook = Arc::new(AtomicUsize::new(0));
+    let hammers: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, stop, blocked, overtook) = (
+                pool.clone(),
+                stop.clone(),
+                blocked.clone(),
+                overtook.clone(),
+            );
+            thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let ok = pool
+                        .try_submit(|| thread::sleep(Duration::from_micros(200)))
+                        .is_ok();
+                    if ok && blocked.load(Ordering::SeqCst) {
+                        overtook.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Five trials: wait until the hammers keep the queue full, then submit
+    // and block.
+    let mut worst = 0;
+    for trial in 0..5 {
+        wait_for("a full queue", || pool.stats().queued >= 4);
+        overtook.store(0, Ordering::SeqCst);
+        blocked.store(true, Ordering::SeqCst);
+        let mut h = pool.submit(move || trial);
+        blocked.store(false, Ordering::SeqCst);
+        assert_eq!(h.wait_timeout(DEADLINE), Ok(trial));
+        worst = worst.max(overtook.load(Ordering::SeqCst));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in hammers {
+        t.join().unwrap();
+    }
+    // Once the blocked submitter is in line, later try_submits are refused
+    // until it is served: only those already past the check get in.
+    assert!(worst <= 16, "{worst} try_submits overtook a blocked submit");
+}
+
+#[test]
+fn waits_and_keep_alive_of_duration_max_mean_no_deadline() {
+    let pool = Pool::io().keep_alive(Duration::MAX).build().unwrap();
+    let mut h = pool.submit(|| 5);
+    assert_eq!(h.wait_timeout(Duration::MAX), Ok(5));
+    // An idle worker with an endless keep-alive parks; the pool still works.
+    wait_for("the worker to go idle", || pool.stats().queued == 0);
+    let mut h = pool.submit(|| 6);
+    assert_eq!(h.wait_timeout(Duration::MAX), Ok(6));
+    assert!(pool.stats().live_workers >= 1);
+}
+
+#[test]
+fn one_lone_task_starts_one_worker() {
+    let pool = Pool::io().build().unwrap();
+    assert_eq!(pool.submit(|| 1).wait(), Ok(1));
+    let stats = pool.stats();
+    assert_eq!(stats.peak_workers, 1, "{stats:?}");
+    assert_eq!(stats.live_workers, 1, "{stats:?}");
+}

@@ -26,12 +26,35 @@
 //!    decrementing `live` under the lock, then fences and rereads `queued`; if
 //!    work arrived it rejoins. A submitter that finds no sleeper to wake reads
 //!    `live` and starts a worker: one of the two sees the other.
-//! 8. A submitter that finds the queue full counts itself in `space_waiters`,
-//!    then rereads `queued` under the space lock before it waits; a worker
-//!    whose take leaves at most half the capacity queued reads `space_waiters`
-//!    and notifies under the same lock. Closing notifies too.
+//! 8. A submitter that finds the queue full takes a ticket in the space line
+//!    and counts itself in `space_waiters` under the space lock; only the
+//!    head of the line reserves, rereading `queued` under that lock before it
+//!    waits, and on leaving it notifies the next. While anyone is in line,
+//!    `try_submit` is refused and a new blocking `submit` joins the end of
+//!    the line: blocked submitters are served first come, first served. A
+//!    worker whose take leaves at most half the capacity queued reads
+//!    `space_waiters` and notifies under the same lock. Closing notifies too.
+//! 9. A worker takes a job's reservation back (rule 1) *before* it ends its
+//!    search (rule 5), so "jobs remain" never counts the job it just took.
+//! 10. A worker that waits without a deadline may run work inside the wait,
+//!     but only work that cannot recurse without bound: the task it waits
+//!     for, if no one started it, and jobs from its own LIFO deque, and only
+//!     while fewer than [`MAX_HELP_DEPTH`] jobs are nested on its stack. A
+//!     worker of an elastic pool that blocks counts itself in `blocked`, and
+//!     the pool may then start that many workers beyond its maximum
+//!     (a managed blocker, as in Java's ForkJoinPool), so queued work goes
+//!     on while it waits.
+//! 11. `join_workers` runs once: the first caller joins the workers and
+//!     resolves leftovers, later callers wait until it is done, so every
+//!     `shutdown` returns only after the pool has drained.
+//! 12. User code (tasks, their results' and closures' `Drop`, panic
+//!     payloads, wakers) runs inside `catch_unwind`; a worker never unwinds.
+//! 13. A worker that cannot be started while no worker is alive would leave
+//!     queued jobs to no one: they are resolved with `TaskError::NoWorker`
+//!     carrying the OS error.
 
 use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -42,7 +65,21 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::{Backoff, CachePadded};
 
 use super::stats::{thread_cpu_time, PoolStats, Totals, WorkerStats};
-use crate::task::{park_until, JobRef, Outcome, TaskError};
+use crate::task::{drop_quietly, park_until, JobRef, Outcome, TaskError};
+
+/// How many jobs a waiting worker may nest on its stack by running them
+/// inside its waits (protocol rule 10); `PoolStats::deepest_help` reports
+/// the deepest chain reached.
+///
+/// # Examples
+///
+/// ```
+/// let pool = workwise::Pool::cpu().build()?;
+/// pool.submit(|| ()).wait().unwrap();
+/// assert!(pool.stats().deepest_help <= workwise::MAX_HELP_DEPTH as u64);
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+pub const MAX_HELP_DEPTH: usize = 32;
 
 pub(crate) const CLOSED: usize = 1;
 const SEARCH: usize = 1;
@@ -99,15 +136,37 @@ pub(crate) struct Shared {
     peak_workers: AtomicUsize,
     sleepers: Mutex<Vec<Sleeper>>,
     space_waiters: AtomicUsize,
-    space_lock: Mutex<()>,
+    space_lock: Mutex<SpaceLine>,
     space_cv: Condvar,
+    /// Workers of an elastic pool blocked in a wait (rule 10).
+    blocked: AtomicUsize,
+    phase: Mutex<Phase>,
+    phase_cv: Condvar,
     cancel_rest: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_index: AtomicUsize,
     worker_stats: Mutex<Vec<Arc<WorkerStats>>>,
     retired: Mutex<Totals>,
     spawn_error: Mutex<Option<String>>,
+    /// Test hook: every later spawn fails as the OS would refuse it.
+    #[cfg(test)]
+    refuse_spawns: AtomicBool,
     pub(crate) par: crate::par::ParState,
+}
+
+/// The line of submitters waiting for space (rule 8).
+#[derive(Default)]
+struct SpaceLine {
+    next_ticket: u64,
+    serving: u64,
+}
+
+/// Where shutdown stands (rule 11).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    Draining,
+    Drained,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -142,17 +201,27 @@ impl Shared {
             peak_workers: AtomicUsize::new(0),
             sleepers: Mutex::new(Vec::new()),
             space_waiters: AtomicUsize::new(0),
-            space_lock: Mutex::new(()),
+            space_lock: Mutex::new(SpaceLine::default()),
             space_cv: Condvar::new(),
+            blocked: AtomicUsize::new(0),
+            phase: Mutex::new(Phase::Open),
+            phase_cv: Condvar::new(),
             cancel_rest: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             next_index: AtomicUsize::new(0),
             worker_stats: Mutex::new(Vec::new()),
             retired: Mutex::new(Totals::default()),
             spawn_error: Mutex::new(None),
+            #[cfg(test)]
+            refuse_spawns: AtomicBool::new(false),
             par: crate::par::ParState::new(),
             cfg,
         });
+        if shared.cfg.flavor == Flavor::Elastic {
+            // Threads start on demand; make sure one can, so that a pool that
+            // could never run a task fails here, not at its first wait.
+            shared.probe_spawn()?;
+        }
         for local in locals {
             shared.live.fetch_add(1, SeqCst);
             shared.state.fetch_add(SEARCH, SeqCst);
@@ -164,6 +233,38 @@ impl Shared {
         }
         shared.peak_workers.store(shared.live.load(SeqCst), SeqCst);
         Ok(shared)
+    }
+
+    /// This pool's id, which its task cells carry (never 0).
+    pub(crate) fn id(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as usize
+    }
+
+    fn thread_builder(&self, index: usize) -> thread::Builder {
+        let mut builder = thread::Builder::new().name(format!("{}-{index}", self.cfg.name));
+        if let Some(size) = self.cfg.stack_size {
+            builder = builder.stack_size(size);
+        }
+        builder
+    }
+
+    /// Starts and joins one thread configured as a worker would be.
+    fn probe_spawn(&self) -> std::io::Result<()> {
+        // std's spawn panics instead of failing for a few sizes (one that
+        // overflows when rounded up to a page): treat that as a refusal.
+        let spawned = panic::catch_unwind(AssertUnwindSafe(|| self.thread_builder(0).spawn(|| ())));
+        match spawned {
+            Ok(Ok(h)) => {
+                let _ = h.join();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(p) => {
+                let message = crate::task::panic_message(&*p);
+                drop_quietly(p);
+                Err(std::io::Error::other(message))
+            }
+        }
     }
 
     /// Whether the calling thread is one of this pool's workers.
@@ -179,26 +280,68 @@ impl Shared {
     /// `internal` reservations (from the pool's own workers) skip the capacity
     /// check, so a task that submits subtasks can never deadlock its pool.
     pub(crate) fn reserve(&self, block: bool, internal: bool) -> Result<(), Refused> {
-        loop {
-            let prev = self.queued.fetch_add(2, SeqCst);
-            if prev & CLOSED != 0 {
-                self.release_reservation();
+        if !internal && self.space_waiters.load(SeqCst) > 0 {
+            // Submitters are waiting in line for space: get behind them.
+            if self.queued.load(SeqCst) & CLOSED != 0 {
                 return Err(Refused::Closed);
             }
-            let n = (prev >> 1) + 1;
-            if internal || n <= self.cfg.capacity {
-                self.submitted.fetch_add(1, Relaxed);
-                if n > self.peak_queued.load(Relaxed) {
-                    self.peak_queued.fetch_max(n, Relaxed);
-                }
-                return Ok(());
-            }
-            self.release_reservation();
             if !block {
                 return Err(Refused::Full);
             }
-            self.wait_for_space();
+            return self.reserve_in_line();
         }
+        match self.try_reserve(internal) {
+            Err(Refused::Full) if block => self.reserve_in_line(),
+            r => r,
+        }
+    }
+
+    /// One attempt at a reservation (rule 1).
+    fn try_reserve(&self, internal: bool) -> Result<(), Refused> {
+        let prev = self.queued.fetch_add(2, SeqCst);
+        if prev & CLOSED != 0 {
+            self.queued.fetch_sub(2, SeqCst);
+            return Err(Refused::Closed);
+        }
+        let n = (prev >> 1) + 1;
+        if internal || n <= self.cfg.capacity {
+            self.submitted.fetch_add(1, Relaxed);
+            if n > self.peak_queued.load(Relaxed) {
+                self.peak_queued.fetch_max(n, Relaxed);
+            }
+            return Ok(());
+        }
+        // Over capacity: the queue was full, so no waiter needs a notify.
+        self.queued.fetch_sub(2, SeqCst);
+        Err(Refused::Full)
+    }
+
+    /// Waits in the space line until this submitter is at its head and a
+    /// place is free, or the pool closes (rule 8).
+    fn reserve_in_line(&self) -> Result<(), Refused> {
+        let mut line = lock(&self.space_lock);
+        let ticket = line.next_ticket;
+        line.next_ticket += 1;
+        self.space_waiters.fetch_add(1, SeqCst);
+        let result = loop {
+            if line.serving == ticket {
+                match self.try_reserve(false) {
+                    Err(Refused::Full) => {}
+                    r => break r,
+                }
+            } else if self.queued.load(SeqCst) & CLOSED != 0 {
+                break Err(Refused::Closed);
+            }
+            line = self.space_cv.wait(line).unwrap_or_else(|e| e.into_inner());
+        };
+        if line.serving == ticket {
+            line.serving += 1;
+        }
+        self.space_waiters.fetch_sub(1, SeqCst);
+        drop(line);
+        // The next in line may find space at once.
+        self.space_cv.notify_all();
+        result
     }
 
     /// Gives back a reservation (or a taken job's place), waking blocked
@@ -210,27 +353,6 @@ impl Shared {
             let _g = lock(&self.space_lock);
             self.space_cv.notify_all();
         }
-    }
-
-    fn wait_for_space(&self) {
-        let has_space = || {
-            let q = self.queued.load(SeqCst);
-            q & CLOSED != 0 || (q >> 1) < self.cfg.capacity
-        };
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            if has_space() {
-                return;
-            }
-            backoff.snooze();
-        }
-        self.space_waiters.fetch_add(1, SeqCst);
-        let mut g = lock(&self.space_lock);
-        while !has_space() {
-            g = self.space_cv.wait(g).unwrap_or_else(|e| e.into_inner());
-        }
-        drop(g);
-        self.space_waiters.fetch_sub(1, SeqCst);
     }
 
     /// Pushes a reserved job: onto the caller's own deque when it is one of
@@ -292,7 +414,7 @@ impl Shared {
         }
         let mut live = self.live.load(SeqCst);
         loop {
-            if live >= self.cfg.max_workers {
+            if live >= self.worker_limit() {
                 return;
             }
             match self.live.compare_exchange(live, live + 1, SeqCst, SeqCst) {
@@ -304,34 +426,65 @@ impl Shared {
         self.state.fetch_add(SEARCH, SeqCst);
         if let Err(e) = self.spawn_worker(None) {
             self.state.fetch_sub(SEARCH, SeqCst);
-            self.live.fetch_sub(1, SeqCst);
-            *lock(&self.spawn_error) = Some(e.to_string());
+            let left = self.live.fetch_sub(1, SeqCst) - 1;
+            let message = e.to_string();
+            *lock(&self.spawn_error) = Some(message.clone());
+            if left == 0 {
+                self.fail_stranded(&message);
+            }
+        }
+    }
+
+    /// The most workers an elastic pool may run now: its maximum, plus one
+    /// for each worker blocked in a wait (rule 10).
+    fn worker_limit(&self) -> usize {
+        (self.cfg.max_workers + self.blocked.load(SeqCst)).min(super::MAX_THREADS)
+    }
+
+    /// Rule 13: no worker is alive and none could be started, so the queued
+    /// jobs would wait for no one; resolve them with the OS's reason.
+    fn fail_stranded(&self, message: &str) {
+        while let Some(job) = self.find_job(None, 0) {
+            self.release_reservation();
+            lock(&self.retired).cancelled += 1;
+            job.cancel_with(TaskError::NoWorker {
+                message: message.to_owned(),
+            });
+            drop_quietly(job);
         }
     }
 
     /// Spawns one worker thread; the caller has counted it in `live` and as
     /// searching.
     fn spawn_worker(self: &Arc<Self>, local: Option<Worker<JobRef>>) -> std::io::Result<()> {
-        let index = self.next_index.fetch_add(1, Relaxed);
-        let mut builder = thread::Builder::new().name(format!("{}-{index}", self.cfg.name));
-        if let Some(size) = self.cfg.stack_size {
-            builder = builder.stack_size(size);
+        #[cfg(test)]
+        if self.refuse_spawns.load(SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(11)); // EAGAIN
         }
+        let index = self.next_index.fetch_add(1, Relaxed);
+        let builder = self.thread_builder(index);
         let stats = Arc::new(WorkerStats::default());
         lock(&self.worker_stats).push(stats.clone());
         let shared = self.clone();
         let worker_stats = stats.clone();
-        let spawned = builder.spawn(move || {
-            let ctx = Rc::new(WorkerCtx {
-                shared,
-                index,
-                local,
-                stats: worker_stats,
-                depth: Cell::new(0),
-                cpu_mark: Cell::new(thread_cpu_time()),
-                last_flush: Cell::new(Instant::now()),
-            });
-            worker_main(ctx);
+        let spawned = panic::catch_unwind(AssertUnwindSafe(|| {
+            builder.spawn(move || {
+                let ctx = Rc::new(WorkerCtx {
+                    shared,
+                    index,
+                    local,
+                    stats: worker_stats,
+                    depth: Cell::new(0),
+                    cpu_mark: Cell::new(thread_cpu_time()),
+                    last_flush: Cell::new(Instant::now()),
+                });
+                worker_main(ctx);
+            })
+        }))
+        .unwrap_or_else(|p| {
+            let message = crate::task::panic_message(&*p);
+            drop_quietly(p);
+            Err(std::io::Error::other(message))
         });
         match spawned {
             Ok(handle) => {
@@ -414,7 +567,8 @@ impl Shared {
             self.unlist(index);
             return true;
         }
-        let deadline = self.cfg.keep_alive.map(|k| Instant::now() + k);
+        // An endless keep-alive (no Instant that far) means never retire.
+        let deadline = self.cfg.keep_alive.and_then(crate::clock::deadline_after);
         loop {
             match deadline {
                 None => thread::park(),
@@ -452,7 +606,7 @@ impl Shared {
     fn rejoin(&self) -> bool {
         let mut live = self.live.load(SeqCst);
         loop {
-            if live >= self.cfg.max_workers {
+            if live >= self.worker_limit() {
                 return false;
             }
             match self.live.compare_exchange(live, live + 1, SeqCst, SeqCst) {
@@ -491,6 +645,22 @@ impl Shared {
         if self.on_own_worker() {
             return;
         }
+        {
+            // Rule 11: one caller drains, the others wait for it.
+            let mut phase = lock(&self.phase);
+            loop {
+                match *phase {
+                    Phase::Drained => return,
+                    Phase::Draining => {
+                        phase = self.phase_cv.wait(phase).unwrap_or_else(|e| e.into_inner());
+                    }
+                    Phase::Open => {
+                        *phase = Phase::Draining;
+                        break;
+                    }
+                }
+            }
+        }
         loop {
             let handles = std::mem::take(&mut *lock(&self.threads));
             if handles.is_empty() {
@@ -504,7 +674,10 @@ impl Shared {
         while let Some(job) = self.find_job(None, 0) {
             self.release_reservation();
             job.cancel_with(TaskError::Closed);
+            drop_quietly(job);
         }
+        *lock(&self.phase) = Phase::Drained;
+        self.phase_cv.notify_all();
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -539,8 +712,9 @@ pub(crate) struct WorkerCtx {
     index: usize,
     local: Option<Worker<JobRef>>,
     stats: Arc<WorkerStats>,
-    /// Nesting of jobs run while waiting inside a job; busy time is counted
-    /// at depth 0 only, so nested work is not counted twice.
+    /// Jobs nested on this thread's stack: 1 inside a job, more inside a
+    /// job run by a wait inside a job (rule 10). Busy time is counted at the
+    /// outermost job only, so nested work is not counted twice.
     depth: Cell<u32>,
     cpu_mark: Cell<Option<Duration>>,
     last_flush: Cell<Instant>,
@@ -570,30 +744,63 @@ impl WorkerCtx {
         None
     }
 
+    /// Whether a wait on this thread may run one more job inside it.
+    fn may_help(&self) -> bool {
+        (self.depth.get() as usize) <= MAX_HELP_DEPTH
+    }
+
+    /// Runs a job taken out of a queue, whose reservation the caller gave
+    /// back (rule 9).
     fn run(&self, job: JobRef) {
         let shared = &self.shared;
-        shared.release_reservation();
         if shared.cancel_rest.load(Relaxed) {
-            if job.cancel_with(TaskError::Cancelled) {
+            let cancelled = panic::catch_unwind(AssertUnwindSafe(|| {
+                let c = job.cancel_with(TaskError::Cancelled);
+                drop(job);
+                c
+            }));
+            if cancelled.unwrap_or_else(|p| {
+                drop_quietly(p);
+                true
+            }) {
                 self.stats.cancelled();
             }
             return;
         }
-        let start = shared.cfg.timing.then(Instant::now);
         let submitted = job.submitted_at();
+        self.run_nested(submitted, move |stats| job.run(stats));
+    }
+
+    /// Runs user work on this worker at the next depth, timing it at the
+    /// outermost level. Nothing it raises unwinds past here (rule 12).
+    fn run_nested(&self, submitted: Option<Instant>, work: impl FnOnce(&WorkerStats) -> Outcome) {
+        let shared = &self.shared;
+        let start = shared.cfg.timing.then(Instant::now);
         let depth = self.depth.get();
         self.depth.set(depth + 1);
-        let outcome = job.run(&self.stats);
+        if depth > 0 {
+            self.stats.help_depth(u64::from(depth));
+        }
+        // Counts land inside `work`, before its handle resolves; a panic
+        // here comes from a `Drop` after that (a detached result).
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| work(&self.stats))).unwrap_or_else(|p| {
+                drop_quietly(p);
+                Outcome::Completed
+            });
         self.depth.set(depth);
         if outcome == Outcome::Skipped {
             self.stats.cancelled();
         }
+        let ran = matches!(outcome, Outcome::Completed | Outcome::Panicked);
         if let Some(start) = start {
-            if let Some(at) = submitted {
-                self.stats.queue_wait(start.saturating_duration_since(at));
+            if ran {
+                if let Some(at) = submitted {
+                    self.stats.queue_wait(start.saturating_duration_since(at));
+                }
             }
             let end = Instant::now();
-            if depth == 0 && outcome != Outcome::Skipped {
+            if depth == 0 && ran {
                 self.stats.busy(end - start);
             }
             if end - self.last_flush.get() >= CPU_FLUSH_EVERY {
@@ -640,6 +847,9 @@ fn worker_main(ctx: Rc<WorkerCtx>) {
             ctx.spin_for_job()
         });
         if let Some(job) = found {
+            // Rule 9: give the place back first, so the search's end sees
+            // only the jobs that remain.
+            shared.release_reservation();
             if searching {
                 searching = false;
                 shared.end_search();
@@ -664,12 +874,50 @@ fn worker_main(ctx: Rc<WorkerCtx>) {
     CURRENT.with(|c| *c.borrow_mut() = None);
 }
 
+/// Runs `work` (a task the caller waits for, which nobody has started) on
+/// the calling thread if it is a worker of the pool whose id is `pool` and
+/// may nest one more job (rule 10); returns whether it ran.
+pub(crate) fn help_with(pool: usize, work: impl FnOnce(&WorkerStats) -> Outcome) -> bool {
+    let Some(ctx) = current_worker() else {
+        return false;
+    };
+    if ctx.shared.id() != pool || !ctx.may_help() {
+        return false;
+    }
+    // The task's queue entry stays behind; a worker that reaches it later
+    // finds it started (`Outcome::RanElsewhere`) and gives its place back.
+    ctx.run_nested(None, work);
+    true
+}
+
+/// Counts a worker of an elastic pool as blocked while it lives, so the
+/// pool may start a worker in its place (rule 10).
+struct Blocked(Rc<WorkerCtx>);
+
+impl Blocked {
+    fn enter(ctx: Rc<WorkerCtx>) -> Blocked {
+        let shared = &ctx.shared;
+        shared.blocked.fetch_add(1, SeqCst);
+        if shared.queued.load(SeqCst) >> 1 > 0 {
+            shared.notify_one();
+        }
+        Blocked(ctx)
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        self.0.shared.blocked.fetch_sub(1, SeqCst);
+    }
+}
+
 /// Waits until `done()` returns true or the deadline passes; returns whether
-/// it is done. Without a deadline, on a pool worker, it runs queued jobs of
-/// its own pool while it waits (so nested waits cannot starve the pool);
-/// with a deadline it never does, since a job it picked up could run past
-/// the deadline. Then it spins briefly, and parks after `register`ing the
-/// thread to be unparked.
+/// it is done. Without a deadline, on a pool worker, it runs jobs from the
+/// worker's own LIFO deque while it waits, up to [`MAX_HELP_DEPTH`] nested
+/// jobs (rule 10); with a deadline it never does, since a job it picked up
+/// could run past the deadline. Then it spins briefly, and parks after
+/// `register`ing the thread to be unparked; a worker of an elastic pool
+/// that parks lets the pool start another in its place.
 pub(crate) fn wait_until(
     done: impl Fn() -> bool,
     deadline: Option<Instant>,
@@ -679,14 +927,16 @@ pub(crate) fn wait_until(
         return true;
     }
     let past = |d: Option<Instant>| d.is_some_and(|d| Instant::now() >= d);
-    if let Some(ctx) = deadline.is_none().then(current_worker).flatten() {
-        while let Some(job) = ctx.find_job() {
+    let worker = current_worker();
+    if let Some(ctx) = worker.as_ref().filter(|_| deadline.is_none()) {
+        while ctx.may_help() {
+            let Some(job) = ctx.local.as_ref().and_then(Worker::pop) else {
+                break;
+            };
+            ctx.shared.release_reservation();
             ctx.run(job);
             if done() {
                 return true;
-            }
-            if past(deadline) {
-                return false;
             }
         }
     }
@@ -700,5 +950,43 @@ pub(crate) fn wait_until(
         }
         backoff.snooze();
     }
+    let _blocked = worker
+        .filter(|ctx| ctx.shared.cfg.flavor == Flavor::Elastic)
+        .map(Blocked::enter);
     park_until(done, deadline, register)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::task::{TaskCell, TaskHandle};
+
+    #[test]
+    fn a_spawn_failure_with_no_live_worker_resolves_queued_tasks_with_the_os_error() {
+        let cfg = Config {
+            name: "refused".into(),
+            flavor: Flavor::Elastic,
+            max_workers: 2,
+            capacity: 16,
+            stack_size: None,
+            keep_alive: None,
+            timing: true,
+        };
+        let shared = Shared::start(cfg).unwrap();
+        shared.refuse_spawns.store(true, SeqCst);
+        shared.reserve(true, false).unwrap();
+        let cell = Arc::new(TaskCell::new(|| 1, None, shared.id()));
+        shared.push(cell.clone(), false);
+        let mut handle = TaskHandle::from_cell(cell);
+        match handle.wait_timeout(Duration::from_secs(30)) {
+            Err(TaskError::NoWorker { message }) => {
+                assert!(!message.is_empty());
+                assert_eq!(shared.spawn_error().as_deref(), Some(message.as_str()));
+            }
+            other => panic!("expected NoWorker, got {other:?}"),
+        }
+        assert_eq!(shared.stats().queued, 0);
+        shared.close(false);
+        shared.join_workers();
+    }
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use builder::{BuildError, PoolBuilder, MAX_THREADS};
-pub(crate) use core::{lock, wait_until};
+pub use core::MAX_HELP_DEPTH;
+pub(crate) use core::{help_with, lock, wait_until};
 use core::{Refused, Shared};
 pub use scope::Scope;
 pub use stats::PoolStats;
@@ -174,7 +175,8 @@ impl Pool {
     ///
     /// When the queue is full this waits for space (a bounded queue is what
     /// keeps a fast producer from eating memory); from a worker of this same
-    /// pool it never waits, so tasks may submit subtasks freely. After
+    /// pool it never waits, so tasks may submit subtasks freely and wait
+    /// for them (see [`TaskHandle::wait`] for how such a wait helps). After
     /// [`shutdown`](Pool::shutdown) the handle gives [`TaskError::Closed`].
     ///
     /// # Examples
@@ -204,6 +206,10 @@ impl Pool {
 
     /// Like [`submit`](Pool::submit), but never waits: a full queue or a
     /// closed pool hands the task back.
+    ///
+    /// Submitters blocked in `submit` are served first come, first served:
+    /// while any waits for space, `try_submit` counts the queue as full, so
+    /// a stream of `try_submit`s cannot starve a blocked `submit`.
     ///
     /// # Examples
     ///
@@ -246,16 +252,18 @@ impl Pool {
         T: Send + 'static,
     {
         let stamp = self.shared.cfg.timing.then(Instant::now);
-        let cell = Arc::new(TaskCell::new(f, stamp));
+        let cell = Arc::new(TaskCell::new(f, stamp, self.shared.id()));
         self.shared.push(cell.clone(), internal);
         TaskHandle::from_cell(cell)
     }
 
     /// Finishes every queued task, then stops the workers and waits for them.
     ///
-    /// Later submissions give [`TaskError::Closed`]. Called from one of this
-    /// pool's own workers it closes the pool without waiting (a thread cannot
-    /// wait for itself). Dropping the pool does the same as this.
+    /// Later submissions give [`TaskError::Closed`]. Every accepted task
+    /// runs, however many threads call `shutdown` at once: each call returns
+    /// only once the pool has drained. Called from one of this pool's own
+    /// workers it closes the pool without waiting (a thread cannot wait for
+    /// itself). Dropping the pool does the same as this.
     ///
     /// # Examples
     ///

@@ -60,6 +60,9 @@ pub struct PoolStats {
     pub inline_runs: u64,
     /// Data-parallel calls that were split across the pool.
     pub parallel_runs: u64,
+    /// The deepest chain of jobs a waiting worker ran inside its waits
+    /// (0: none); never more than [`MAX_HELP_DEPTH`](crate::MAX_HELP_DEPTH).
+    pub deepest_help: u64,
 }
 
 impl PoolStats {
@@ -104,6 +107,7 @@ struct WorkerCounters {
     busy_ns: AtomicU64,
     cpu_ns: AtomicU64,
     queue_wait_ns: AtomicU64,
+    deepest_help: AtomicU64,
 }
 
 fn bump(a: &AtomicU64, by: u64) {
@@ -133,6 +137,12 @@ impl WorkerStats {
     pub(crate) fn cpu(&self, d: Duration) {
         bump(&self.inner.cpu_ns, nanos(d));
     }
+    pub(crate) fn help_depth(&self, depth: u64) {
+        let d = &self.inner.deepest_help;
+        if depth > d.load(Ordering::Relaxed) {
+            d.store(depth, Ordering::Relaxed);
+        }
+    }
     pub(crate) fn queue_wait(&self, d: Duration) {
         bump(&self.inner.queue_wait_ns, nanos(d));
     }
@@ -146,6 +156,9 @@ impl WorkerStats {
         into.busy_ns += c.busy_ns.load(Ordering::Relaxed);
         into.cpu_ns += c.cpu_ns.load(Ordering::Relaxed);
         into.queue_wait_ns += c.queue_wait_ns.load(Ordering::Relaxed);
+        into.deepest_help = into
+            .deepest_help
+            .max(c.deepest_help.load(Ordering::Relaxed));
     }
 }
 
@@ -158,6 +171,7 @@ pub(crate) struct Totals {
     pub(crate) busy_ns: u64,
     pub(crate) cpu_ns: u64,
     pub(crate) queue_wait_ns: u64,
+    pub(crate) deepest_help: u64,
 }
 
 impl Totals {
@@ -168,6 +182,7 @@ impl Totals {
         s.busy = Duration::from_nanos(self.busy_ns);
         s.cpu = Duration::from_nanos(self.cpu_ns);
         s.queue_wait = Duration::from_nanos(self.queue_wait_ns);
+        s.deepest_help = self.deepest_help;
     }
 }
 
