@@ -18,8 +18,8 @@ use std::task::Wake;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+use crate::pool::task::{catch, TaskError, TaskHandle};
 use crate::pool::{wait_until, Pool};
-use crate::task::{catch, TaskError, TaskHandle};
 
 /// Work per chunk that chunk sizing aims at.
 const TARGET_CHUNK_TIME: Duration = Duration::from_micros(100);
@@ -327,9 +327,9 @@ struct ReadyQueue {
 
 impl ReadyQueue {
     fn push(&self, index: usize) {
-        crate::pool::lock(&self.queue).push_back(index);
+        crate::sync::lock(&self.queue).push_back(index);
         self.len.fetch_add(1, Ordering::SeqCst);
-        if let Some(t) = crate::pool::lock(&self.waiter).take() {
+        if let Some(t) = crate::sync::lock(&self.waiter).take() {
             t.unpark();
         }
     }
@@ -339,11 +339,11 @@ impl ReadyQueue {
             || self.len.load(Ordering::SeqCst) > 0,
             None,
             |t| {
-                *crate::pool::lock(&self.waiter) = Some(t);
+                *crate::sync::lock(&self.waiter) = Some(t);
                 true
             },
         );
-        let index = crate::pool::lock(&self.queue).pop_front();
+        let index = crate::sync::lock(&self.queue).pop_front();
         if index.is_some() {
             self.len.fetch_sub(1, Ordering::SeqCst);
         }

@@ -88,7 +88,6 @@ mod pool;
 mod queue;
 mod retry;
 mod sync;
-mod task;
 mod workload;
 
 pub use breaker::{
@@ -101,12 +100,12 @@ pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcqu
 pub use par::{IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{
-    BuildError, Pool, PoolBuilder, PoolStats, Scope, TrySubmitError, MAX_HELP_DEPTH, MAX_THREADS,
+    BuildError, Pool, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TrySubmitError,
+    MAX_HELP_DEPTH, MAX_THREADS,
 };
 pub use queue::{
     ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
     TryPutError,
 };
 pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
-pub use task::{TaskError, TaskHandle};
 pub use workload::{available_cores, Workload};

@@ -20,7 +20,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use crate::task::catch;
+use crate::pool::task::catch;
 use crate::{Pool, TaskError};
 
 const SITES: usize = 64;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::core::{Config, Flavor, Shared};
+use super::registry::{Config, Flavor, Registry};
 use super::Pool;
 use crate::Workload;
 
@@ -153,11 +153,11 @@ impl PoolBuilder {
             keep_alive,
             timing: self.timing,
         };
-        let shared = Shared::start(cfg).map_err(|e| BuildError::Spawn {
+        let registry = Registry::start(cfg).map_err(|e| BuildError::Spawn {
             message: e.to_string(),
         })?;
         Ok(Pool {
-            shared,
+            registry,
             workload: self.workload,
         })
     }

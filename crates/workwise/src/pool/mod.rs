@@ -1,25 +1,63 @@
 //! Thread pools: [`Pool::io`] (elastic, for waiting) and [`Pool::cpu`]
 //! (one thread per core, work-stealing, for computing).
+//!
+//! This directory is the ground floor of the crate: nothing in it imports
+//! from the modules above it except `par`'s per-pool slot. Where each part
+//! lives, with the protocol rules it owns (numbered across the directory):
+//!
+//! - `mod.rs`: [`Pool`], the facade users see.
+//! - `builder.rs`: [`PoolBuilder`] and [`BuildError`]: sizes and checks.
+//! - `registry.rs`: one pool's shared state: queues, workers, spawning,
+//!   shutdown (rules 9, 11-13).
+//! - `capacity.rs`: the bounded queue's places and the line of blocked
+//!   submitters (rules 1, 2, 8).
+//! - `sleep.rs`: how idle workers sleep and are woken (rules 3-7).
+//! - `worker.rs`: a worker thread's loop and how it runs a job.
+//! - `wait.rs`: how any thread waits for work to finish, and what a waiting
+//!   worker may run meanwhile (rule 10).
+//! - `task.rs`: the task cell shared by a job and its [`TaskHandle`], and
+//!   [`TaskError`] (the cell's own rules 1-3).
+//! - `scope.rs`: [`Scope`], tasks that borrow the stack (its own rules 1-3).
+//! - `stats.rs`: per-worker counters and the [`PoolStats`] snapshot.
 
 mod builder;
-mod core;
+mod capacity;
+mod registry;
 mod scope;
+mod sleep;
 mod stats;
+pub(crate) mod task;
+mod wait;
+mod worker;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Instant;
 
 pub use builder::{BuildError, PoolBuilder, MAX_THREADS};
-pub use core::MAX_HELP_DEPTH;
-pub(crate) use core::{help_with, lock, wait_until};
-use core::{Refused, Shared};
+use capacity::Refused;
+use registry::Registry;
 pub use scope::Scope;
 pub use stats::PoolStats;
-pub(crate) use stats::WorkerStats;
+use task::TaskCell;
+pub use task::{TaskError, TaskHandle};
+pub(crate) use wait::wait_until;
 
-use crate::task::{TaskCell, TaskError, TaskHandle};
+use crate::sync::Arc;
 use crate::Workload;
+
+/// How many jobs a waiting worker may nest on its stack by running them
+/// inside its waits (rule 10 in `wait.rs`); [`PoolStats::deepest_help`]
+/// reports the deepest chain reached.
+///
+/// # Examples
+///
+/// ```
+/// let pool = workwise::Pool::cpu().build()?;
+/// pool.submit(|| ()).wait().unwrap();
+/// assert!(pool.stats().deepest_help <= workwise::MAX_HELP_DEPTH as u64);
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+pub const MAX_HELP_DEPTH: usize = 32;
 
 /// A sized, bounded, named thread pool that shuts down when dropped.
 ///
@@ -41,7 +79,7 @@ use crate::Workload;
 /// # Ok::<(), workwise::BuildError>(())
 /// ```
 pub struct Pool {
-    shared: Arc<Shared>,
+    registry: Arc<Registry>,
     workload: Workload,
 }
 
@@ -197,8 +235,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let internal = self.shared.on_own_worker();
-        match self.shared.reserve(true, internal) {
+        let internal = self.registry.on_own_worker();
+        match self.registry.reserve(true, internal) {
             Ok(()) => self.push_reserved(f, internal),
             Err(_) => TaskHandle::failed(TaskError::Closed),
         }
@@ -238,8 +276,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let internal = self.shared.on_own_worker();
-        match self.shared.reserve(false, internal) {
+        let internal = self.registry.on_own_worker();
+        match self.registry.reserve(false, internal) {
             Ok(()) => Ok(self.push_reserved(f, internal)),
             Err(Refused::Full) => Err(TrySubmitError::Full(f)),
             Err(Refused::Closed) => Err(TrySubmitError::Closed(f)),
@@ -251,9 +289,9 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let stamp = self.shared.cfg.timing.then(Instant::now);
-        let cell = Arc::new(TaskCell::new(f, stamp, self.shared.id()));
-        self.shared.push(cell.clone(), internal);
+        let stamp = self.registry.cfg.timing.then(Instant::now);
+        let cell = Arc::new(TaskCell::new(f, stamp, self.registry.id()));
+        self.registry.push(cell.clone(), internal);
         TaskHandle::from_cell(cell)
     }
 
@@ -278,8 +316,8 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn shutdown(&self) {
-        self.shared.close(false);
-        self.shared.join_workers();
+        self.registry.close(false);
+        self.registry.join_workers();
     }
 
     /// Cancels every task that has not started (their handles give
@@ -305,8 +343,8 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn shutdown_now(&self) {
-        self.shared.close(true);
-        self.shared.join_workers();
+        self.registry.close(true);
+        self.registry.join_workers();
     }
 
     /// A snapshot of the pool's counters and times.
@@ -320,7 +358,7 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn stats(&self) -> PoolStats {
-        self.shared.stats()
+        self.registry.stats()
     }
 
     /// The most worker threads this pool runs.
@@ -333,7 +371,7 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn max_workers(&self) -> usize {
-        self.shared.cfg.max_workers
+        self.registry.cfg.max_workers
     }
 
     /// The pool's name, the prefix of its threads' names.
@@ -346,7 +384,7 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn name(&self) -> &str {
-        &self.shared.cfg.name
+        &self.registry.cfg.name
     }
 
     /// The workload the pool was built for.
@@ -372,7 +410,7 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn queue_capacity(&self) -> usize {
-        self.shared.cfg.capacity
+        self.registry.cfg.capacity
     }
 
     /// Why the pool last failed to start a thread, if it ever did.
@@ -385,13 +423,13 @@ impl Pool {
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn last_spawn_error(&self) -> Option<String> {
-        self.shared.spawn_error()
+        self.registry.spawn_error()
     }
 }
 
 impl Pool {
     pub(crate) fn par_state(&self) -> &crate::par::ParState {
-        &self.shared.par
+        &self.registry.par
     }
 }
 

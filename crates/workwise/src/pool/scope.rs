@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, Thread};
 
+use super::task::TaskHandle;
 use super::{wait_until, Pool};
-use crate::task::TaskHandle;
 
 struct ScopeState {
     pending: AtomicUsize,

@@ -3,7 +3,7 @@
 use std::sync::Arc as StdArc;
 
 use super::Queue;
-use crate::task::{catch, TaskError, TaskHandle};
+use crate::pool::task::{catch, TaskError, TaskHandle};
 use crate::Pool;
 
 /// What one consumer loop of [`Pool::consume`] did.

@@ -20,13 +20,13 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
-use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crate::pool::WorkerStats;
+use super::stats::WorkerStats;
+use super::wait::{far_future, help_with, wait_until};
+use crate::sync::{lock, Arc, AtomicBool, Mutex, Thread};
 
 /// Why a task gave no value.
 ///
@@ -203,12 +203,6 @@ pub(crate) struct TaskCell<F, T> {
     submitted_at: Option<Instant>,
     pool: usize,
     slot: Mutex<Slot<F, T>>,
-}
-
-fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
-    // A panic never happens while a cell's lock is held (user code runs
-    // outside it), so poisoning cannot carry a broken state.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<F, T> TaskCell<F, T>
@@ -577,9 +571,9 @@ impl<T> TaskHandle<T> {
             // runs the task right here if no worker has started it: the
             // waiter's own subtask, so the stack grows with the program's
             // nesting, never with the queue's length.
-            crate::pool::help_with(self.cell.pool_id(), |stats| self.cell.run_inline(stats));
+            help_with(self.cell.pool_id(), |stats| self.cell.run_inline(stats));
         }
-        if !crate::pool::wait_until(done, deadline, |t| self.cell.set_waiter(Waiter::Thread(t))) {
+        if !wait_until(done, deadline, |t| self.cell.set_waiter(Waiter::Thread(t))) {
             return Err(TaskError::TimedOut);
         }
         self.cell.take().unwrap_or(Err(TaskError::ResultTaken))
@@ -603,45 +597,5 @@ impl<T> Future for TaskHandle<T> {
             return Poll::Pending;
         }
         Poll::Ready(self.cell.take().unwrap_or(Err(TaskError::ResultTaken)))
-    }
-}
-
-/// An instant so far away that no wait reaches it (about 30 years on), for
-/// a `Duration` too long to add to now.
-pub(crate) fn far_future() -> Instant {
-    let now = Instant::now();
-    let mut step = Duration::from_secs(1 << 30);
-    loop {
-        if let Some(t) = now.checked_add(step) {
-            return t;
-        }
-        step /= 2;
-    }
-}
-
-/// Parks the current thread until `done()` or the deadline; the thread is
-/// registered with `register` (which returns false when already done).
-pub(crate) fn park_until(
-    done: impl Fn() -> bool,
-    deadline: Option<Instant>,
-    register: impl FnOnce(Thread) -> bool,
-) -> bool {
-    if !register(thread::current()) {
-        return true;
-    }
-    loop {
-        if done() {
-            return true;
-        }
-        match deadline {
-            None => thread::park(),
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return done();
-                }
-                thread::park_timeout(d - now);
-            }
-        }
     }
 }
