@@ -42,7 +42,7 @@ use task::TaskCell;
 pub use task::{TaskError, TaskHandle};
 pub(crate) use wait::wait_until;
 
-use crate::sync::Arc;
+use std::sync::Arc;
 use crate::Workload;
 
 /// How many jobs a waiting worker may nest on its stack by running them

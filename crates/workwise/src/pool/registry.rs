@@ -30,7 +30,8 @@ use super::stats::{PoolStats, Totals, WorkerStats};
 use super::task::{drop_quietly, panic_message, JobRef, TaskError};
 use super::worker::{on_worker_of, push_local, worker_main};
 use super::MAX_THREADS;
-use crate::sync::{lock, wait, Arc, AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
+use std::sync::Arc;
 
 /// How a pool grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use super::stats::WorkerStats;
 use super::wait::{far_future, help_with, wait_until};
-use crate::sync::{lock, Arc, AtomicBool, Mutex, Thread};
+use crate::sync::{lock, AtomicBool, Mutex, Thread};
+// Cells are shared as `Arc<dyn Job>`, which loom's `Arc` cannot coerce to.
+use std::sync::Arc;
 
 /// Why a task gave no value.
 ///

@@ -14,7 +14,8 @@ use super::sleep::Woke;
 use super::stats::{thread_cpu_time, WorkerStats};
 use super::task::{drop_quietly, JobRef, Outcome, TaskError};
 use super::MAX_HELP_DEPTH;
-use crate::sync::{thread, Arc};
+use crate::sync::thread;
+use std::sync::Arc;
 
 /// Rounds a worker looks for work before it parks: 6 of growing busy-spins,
 /// then yields. Parking and being woken costs ~27 µs on a VM whose idle
