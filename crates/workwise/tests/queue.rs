@@ -3,7 +3,7 @@
 //! `join`) in Rust terms.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -11,11 +11,53 @@ use workwise::{GetError, Pool, PutTimeoutError, Queue, QueueError, TryPutError};
 
 const LONG: Duration = Duration::from_secs(60);
 
+/// Runs `f` on its own thread and fails if it has not finished within
+/// 30 s, so that a hang is a failure and not a stuck test run; a panic in
+/// `f` is passed on.
+fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    let runner = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(r) => r,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the runner sends before it ends"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within 30 s"),
+    }
+}
+
 #[test]
 fn zero_capacity_is_a_clear_error() {
     let err = Queue::<u8>::bounded(0).unwrap_err();
     assert_eq!(err, QueueError::ZeroCapacity);
     assert!(err.to_string().contains("Queue::unbounded()"));
+}
+
+#[test]
+fn timeouts_of_duration_max_mean_no_deadline() {
+    within_deadline(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put_timeout(1, Duration::MAX).unwrap();
+        assert_eq!(q.get_timeout(Duration::MAX).unwrap().into_inner(), 1);
+        q.join_timeout(Duration::MAX).unwrap();
+        // And while they wait: a full queue, an empty one, an unfinished item.
+        q.put(2).unwrap();
+        thread::scope(|s| {
+            let putter = s.spawn(|| q.put_timeout(3, Duration::MAX).is_ok());
+            let held = q.get().unwrap();
+            assert!(putter.join().unwrap());
+            let joiner = s.spawn(|| q.join_timeout(Duration::MAX).is_ok());
+            drop(held);
+            drop(q.get().unwrap());
+            assert!(joiner.join().unwrap());
+            let getter = s.spawn(|| q.get_timeout(Duration::MAX).map(|i| i.into_inner()));
+            q.put(4).unwrap();
+            assert_eq!(getter.join().unwrap(), Ok(4));
+        });
+    });
 }
 
 #[test]

@@ -48,6 +48,7 @@ use crossbeam_utils::CachePadded;
 pub use consume::ConsumerReport;
 pub use error::{GetError, JoinTimeoutError, PutError, PutTimeoutError, QueueError, TryPutError};
 
+use crate::clock::deadline_after;
 use crate::sync::{spin_until, Arc, AtomicUsize};
 use signal::Signal;
 
@@ -236,6 +237,8 @@ impl<T> Queue<T> {
     }
 
     /// Like [`put`](Queue::put), waiting at most `timeout` for room.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
     ///
     /// # Examples
     ///
@@ -252,7 +255,7 @@ impl<T> Queue<T> {
     /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the
     /// item.
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
-        self.put_until(item, Some(Instant::now() + timeout))
+        self.put_until(item, deadline_after(timeout))
             .map_err(|e| match e {
                 PushError::Full(v) => PutTimeoutError::Timeout(v),
                 PushError::Closed(v) => PutTimeoutError::Closed(v),
@@ -330,6 +333,8 @@ impl<T> Queue<T> {
     }
 
     /// Like [`get`](Queue::get), waiting at most `timeout`.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
     ///
     /// # Examples
     ///
@@ -346,7 +351,7 @@ impl<T> Queue<T> {
     ///
     /// [`GetError::Timeout`] or [`GetError::Closed`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<Item<'_, T>, GetError> {
-        self.get_until(Some(Instant::now() + timeout))
+        self.get_until(deadline_after(timeout))
     }
 
     /// Takes the front item if there is one right now.
@@ -414,6 +419,8 @@ impl<T> Queue<T> {
     }
 
     /// Like [`join`](Queue::join), waiting at most `timeout`.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
     ///
     /// # Examples
     ///
@@ -429,7 +436,7 @@ impl<T> Queue<T> {
     ///
     /// [`JoinTimeoutError`] with the number of unfinished items.
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), JoinTimeoutError> {
-        self.join_until(Some(Instant::now() + timeout))
+        self.join_until(deadline_after(timeout))
     }
 
     /// Rule 3.
