@@ -395,7 +395,7 @@ impl Timer {
         timer
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn entries(&self) -> usize {
         lock(&self.entries).by_deadline.len()
     }
