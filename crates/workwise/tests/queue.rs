@@ -2,8 +2,10 @@
 //! ported from Python's `queue.Queue` (FIFO order, `maxsize`, `task_done` and
 //! `join`) in Rust terms.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -11,11 +13,174 @@ use workwise::{GetError, Pool, PutTimeoutError, Queue, QueueError, TryPutError};
 
 const LONG: Duration = Duration::from_secs(60);
 
+/// The system allocator, counting the bytes each thread holds, so that a
+/// test can see what building a queue allocates on its own thread, whatever
+/// the other tests do meanwhile.
+struct PerThreadCount;
+
+thread_local! {
+    static HELD: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the counter may be gone while a thread is torn down.
+    let _ = HELD.try_with(|held| held.set(held.get() + delta));
+}
+
+// SAFETY: every call goes to `System` unchanged; the count is a side note.
+unsafe impl GlobalAlloc for PerThreadCount {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: PerThreadCount = PerThreadCount;
+
+/// Bytes that `f`'s result holds, allocated on this thread.
+fn bytes_held_by<R>(f: impl FnOnce() -> R) -> (R, isize) {
+    let before = HELD.with(Cell::get);
+    let r = f();
+    (r, HELD.with(Cell::get) - before)
+}
+
+/// Runs `f` on its own thread and fails if it has not finished within
+/// 30 s, so that a hang is a failure and not a stuck test run; a panic in
+/// `f` is passed on.
+fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    let runner = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(r) => r,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match runner.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the runner sends before it ends"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("did not finish within 30 s"),
+    }
+}
+
 #[test]
 fn zero_capacity_is_a_clear_error() {
     let err = Queue::<u8>::bounded(0).unwrap_err();
     assert_eq!(err, QueueError::ZeroCapacity);
     assert!(err.to_string().contains("Queue::unbounded()"));
+}
+
+#[test]
+fn timeouts_of_duration_max_mean_no_deadline() {
+    within_deadline(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put_timeout(1, Duration::MAX).unwrap();
+        assert_eq!(q.get_timeout(Duration::MAX).unwrap().into_inner(), 1);
+        q.join_timeout(Duration::MAX).unwrap();
+        // And while they wait: a full queue, an empty one, an unfinished item.
+        q.put(2).unwrap();
+        thread::scope(|s| {
+            let putter = s.spawn(|| q.put_timeout(3, Duration::MAX).is_ok());
+            let held = q.get().unwrap();
+            assert!(putter.join().unwrap());
+            let joiner = s.spawn(|| q.join_timeout(Duration::MAX).is_ok());
+            drop(held);
+            drop(q.get().unwrap());
+            assert!(joiner.join().unwrap());
+            let getter = s.spawn(|| q.get_timeout(Duration::MAX).map(|i| i.into_inner()));
+            q.put(4).unwrap();
+            assert_eq!(getter.join().unwrap(), Ok(4));
+        });
+    });
+}
+
+#[test]
+fn huge_capacities_are_served_without_panic_or_abort() {
+    within_deadline(|| {
+        for cap in [usize::MAX, 1 << 40, 10_000_000] {
+            let q = Queue::bounded(cap).unwrap();
+            assert_eq!(q.capacity(), Some(cap));
+            for i in 0..1000 {
+                q.put(i).unwrap();
+            }
+            q.try_put(1000).unwrap();
+            assert_eq!(q.len(), 1001);
+            let out: Vec<i32> = (0..1001).map(|_| q.get().unwrap().into_inner()).collect();
+            assert_eq!(out, (0..=1000).collect::<Vec<_>>());
+            assert_eq!(q.try_get().unwrap_err(), GetError::Empty);
+            q.join_timeout(LONG).unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_big_bounded_queue_allocates_for_its_items_not_its_capacity() {
+    // Before: concurrent-queue's array, 16 bytes a slot up front (152 MB
+    // for 10 million u64 slots).
+    for _ in 0..10 {
+        let (q, held) = bytes_held_by(|| Queue::<u64>::bounded(10_000_000).unwrap());
+        assert!(held < 64 << 10, "an empty queue holds {held} bytes");
+        let ((), held) = bytes_held_by(|| {
+            for i in 0..10_000 {
+                q.put(i).unwrap();
+            }
+        });
+        assert!(
+            (10_000 * 8..10_000 * 64).contains(&held),
+            "10 000 items hold {held} bytes"
+        );
+        drop(q);
+    }
+}
+
+#[test]
+fn a_big_bounded_queue_still_enforces_its_capacity() {
+    const CAP: usize = 200_000;
+    within_deadline(|| {
+        let q = Queue::<u8>::bounded(CAP).unwrap();
+        for _ in 0..CAP {
+            q.try_put(1).unwrap();
+        }
+        assert!(matches!(q.try_put(2), Err(TryPutError::Full(2))));
+        assert!(matches!(
+            q.put_timeout(3, Duration::from_millis(10)),
+            Err(PutTimeoutError::Timeout(3))
+        ));
+        assert_eq!(q.len(), CAP);
+        thread::scope(|s| {
+            let producer = s.spawn(|| q.put(4));
+            drop(q.get().unwrap());
+            producer.join().unwrap().unwrap();
+        });
+        assert_eq!(q.len(), CAP);
+        // A requeue needs room too.
+        let item = q.get().unwrap();
+        q.put(5).unwrap();
+        let item = item.requeue().unwrap_err();
+        drop(item);
+        // Close wakes a blocked putter and hands it its item back.
+        thread::scope(|s| {
+            let producer = s.spawn(|| q.put(6));
+            while q.unfinished() < CAP + 1 {
+                thread::yield_now();
+            }
+            q.close();
+            assert_eq!(producer.join().unwrap().unwrap_err().into_inner(), 6);
+        });
+        let mut drained = 0;
+        while q.get().is_ok() {
+            drained += 1;
+        }
+        assert_eq!(drained, CAP);
+        q.join_timeout(LONG).unwrap();
+    });
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Loom models of the queue's protocol (module docs, rules 1-5):
+//! Loom models of the queue's protocol (module docs, rules 1-5, and 7 with
+//! the `loom_counted_*` twins on linked blocks):
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p workwise --release --lib loom_`.
 //!
 //! `loom_broken_join_is_caught` builds with `--cfg workwise_broken_join`,
@@ -11,7 +12,18 @@
 
 use loom::thread;
 
+use super::items::Items;
 use super::Queue;
+
+/// The array storage (capacity 2: see above).
+fn array() -> Queue<u32> {
+    Queue::bounded(2).unwrap()
+}
+
+/// Rule 7: linked blocks with the capacity counted by the queue.
+fn counted() -> Queue<u32> {
+    Queue::with(Items::counted(2), Some(2))
+}
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -22,8 +34,17 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 #[test]
 fn loom_put_get_done_join() {
-    model(|| {
-        let q = Queue::<u32>::bounded(2).unwrap();
+    put_get_done_join(array);
+}
+
+#[test]
+fn loom_counted_put_get_done_join() {
+    put_get_done_join(counted);
+}
+
+fn put_get_done_join(new: fn() -> Queue<u32>) {
+    model(move || {
+        let q = new();
         let consumer = {
             let q = q.clone();
             thread::spawn(move || {
@@ -46,8 +67,17 @@ fn loom_put_get_done_join() {
 
 #[test]
 fn loom_close_drains_then_refuses() {
-    model(|| {
-        let q = Queue::<u32>::bounded(2).unwrap();
+    close_drains_then_refuses(array);
+}
+
+#[test]
+fn loom_counted_close_drains_then_refuses() {
+    close_drains_then_refuses(counted);
+}
+
+fn close_drains_then_refuses(new: fn() -> Queue<u32>) {
+    model(move || {
+        let q = new();
         q.put(1).unwrap();
         let consumer = {
             let q = q.clone();

@@ -7,10 +7,11 @@
 //! item done, also when the consumer panics: the bookkeeping cannot be
 //! forgotten.
 //!
-//! The items travel through `concurrent-queue` (a lock-free array or linked
-//! list of blocks) and waiters sleep on `event-listener` events, the pair
-//! that `async-channel` is built from, so the blocking and async sides share
-//! one implementation and need no particular runtime.
+//! The items travel through `concurrent-queue` (a lock-free array for a
+//! bounded queue of ordinary size, a linked list of blocks otherwise) and
+//! waiters sleep on `event-listener` events, the pair that `async-channel`
+//! is built from, so the blocking and async sides share one implementation
+//! and need no particular runtime.
 //!
 //! # Protocol
 //!
@@ -30,9 +31,15 @@
 //!    back; pops drain what is left, then fail) and wakes every waiter.
 //! 6. Items still queued when the last handle is dropped are dropped with
 //!    the queue, once each.
+//! 7. A bounded queue whose array would pass 1 MiB keeps its items in linked
+//!    blocks and counts its slots itself: a push reserves a slot (refused at
+//!    the capacity, as closed if the queue is closed) before it pushes and
+//!    gives it back if the push is refused; a pop gives its slot back before
+//!    it notifies a putter (rule 4), so a woken putter finds the room.
 
 mod consume;
 mod error;
+mod items;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod signal;
@@ -42,17 +49,19 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::time::{Duration, Instant};
 
-use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use concurrent_queue::{PopError, PushError};
 use crossbeam_utils::CachePadded;
 
 pub use consume::ConsumerReport;
 pub use error::{GetError, JoinTimeoutError, PutError, PutTimeoutError, QueueError, TryPutError};
 
+use crate::clock::deadline_after;
 use crate::sync::{spin_until, Arc, AtomicUsize};
+use items::Items;
 use signal::Signal;
 
 struct Inner<T> {
-    items: ConcurrentQueue<T>,
+    items: Items<T>,
     capacity: Option<usize>,
     /// On a line of its own: producers and consumers both write it on every
     /// item, and sharing a line with the events made every notify re-read it
@@ -124,25 +133,37 @@ impl<T> Queue<T> {
     /// A queue that holds at most `capacity` items: `put` waits while it is
     /// full, which keeps a fast producer from outrunning its consumers.
     ///
+    /// Any capacity from 1 to `usize::MAX` is served, and memory follows
+    /// the items, not the capacity: a capacity whose slots fit in 1 MiB
+    /// (65 536 `u64`s) gets one array up front, the fastest storage; a
+    /// bigger one allocates blocks of 31 slots as items arrive and frees
+    /// them as items leave.
+    ///
     /// # Examples
     ///
     /// ```
     /// let q = workwise::Queue::<String>::bounded(100)?;
     /// assert_eq!(q.capacity(), Some(100));
+    /// let big = workwise::Queue::<u64>::bounded(usize::MAX)?; // allocates as items come
+    /// big.put(1).unwrap();
     /// # Ok::<(), workwise::QueueError>(())
     /// ```
     ///
     /// # Errors
     ///
     /// [`QueueError::ZeroCapacity`] for a capacity of 0.
+    ///
+    /// # Cost
+    ///
+    /// On the array, a put and a get cost what the bench rows
+    /// `queue.*.cap100` and `queue.*.cap1024` show against
+    /// crossbeam-channel. Above 1 MiB of slots, each put and get also
+    /// updates a shared count of the slots in use.
     pub fn bounded(capacity: usize) -> Result<Self, QueueError> {
         if capacity == 0 {
             return Err(QueueError::ZeroCapacity);
         }
-        Ok(Self::with(
-            ConcurrentQueue::bounded(capacity),
-            Some(capacity),
-        ))
+        Ok(Self::with(Items::bounded(capacity), Some(capacity)))
     }
 
     /// A queue with no limit. It records its longest length
@@ -163,10 +184,10 @@ impl<T> Queue<T> {
     ///
     /// Nothing slows a producer down: prefer [`Queue::bounded`].
     pub fn unbounded() -> Self {
-        Self::with(ConcurrentQueue::unbounded(), None)
+        Self::with(Items::unbounded(), None)
     }
 
-    fn with(items: ConcurrentQueue<T>, capacity: Option<usize>) -> Self {
+    fn with(items: Items<T>, capacity: Option<usize>) -> Self {
         Queue {
             inner: Arc::new(Inner {
                 items,
@@ -236,6 +257,8 @@ impl<T> Queue<T> {
     }
 
     /// Like [`put`](Queue::put), waiting at most `timeout` for room.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
     ///
     /// # Examples
     ///
@@ -252,7 +275,7 @@ impl<T> Queue<T> {
     /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the
     /// item.
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
-        self.put_until(item, Some(Instant::now() + timeout))
+        self.put_until(item, deadline_after(timeout))
             .map_err(|e| match e {
                 PushError::Full(v) => PutTimeoutError::Timeout(v),
                 PushError::Closed(v) => PutTimeoutError::Closed(v),
@@ -330,6 +353,8 @@ impl<T> Queue<T> {
     }
 
     /// Like [`get`](Queue::get), waiting at most `timeout`.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
     ///
     /// # Examples
     ///
@@ -346,7 +371,7 @@ impl<T> Queue<T> {
     ///
     /// [`GetError::Timeout`] or [`GetError::Closed`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<Item<'_, T>, GetError> {
-        self.get_until(Some(Instant::now() + timeout))
+        self.get_until(deadline_after(timeout))
     }
 
     /// Takes the front item if there is one right now.
@@ -414,6 +439,8 @@ impl<T> Queue<T> {
     }
 
     /// Like [`join`](Queue::join), waiting at most `timeout`.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
     ///
     /// # Examples
     ///
@@ -429,7 +456,7 @@ impl<T> Queue<T> {
     ///
     /// [`JoinTimeoutError`] with the number of unfinished items.
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), JoinTimeoutError> {
-        self.join_until(Some(Instant::now() + timeout))
+        self.join_until(deadline_after(timeout))
     }
 
     /// Rule 3.
