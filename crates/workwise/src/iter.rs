@@ -13,13 +13,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::iter::Fuse;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Wake;
-use std::thread::Thread;
+
 use std::time::{Duration, Instant};
 
 use crate::pool::task::{catch, TaskError, TaskHandle};
 use crate::pool::{wait_until, Pool};
+use crate::sync::{Mutex, Thread};
 
 /// Work per chunk that chunk sizing aims at.
 const TARGET_CHUNK_TIME: Duration = Duration::from_micros(100);

@@ -88,6 +88,16 @@ impl Capacity {
 
     /// One attempt at a reservation (rule 1).
     fn try_reserve(&self, internal: bool) -> Result<(), Refused> {
+        // The broken twin checks for the close before it reserves instead of
+        // in the same read-modify-write: a reservation can then slip in after
+        // the drain saw the pool empty, and its job is lost.
+        #[cfg(workwise_broken_pool)]
+        if self.is_closed() {
+            return Err(Refused::Closed);
+        }
+        #[cfg(workwise_broken_pool)]
+        let prev = self.queued.fetch_add(2, SeqCst) & !CLOSED;
+        #[cfg(not(workwise_broken_pool))]
         let prev = self.queued.fetch_add(2, SeqCst);
         if prev & CLOSED != 0 {
             self.queued.fetch_sub(2, SeqCst);

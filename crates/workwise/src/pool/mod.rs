@@ -22,6 +22,8 @@
 
 mod builder;
 mod capacity;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod registry;
 mod scope;
 mod sleep;
@@ -42,8 +44,8 @@ use task::TaskCell;
 pub use task::{TaskError, TaskHandle};
 pub(crate) use wait::wait_until;
 
-use std::sync::Arc;
 use crate::Workload;
+use std::sync::Arc;
 
 /// How many jobs a waiting worker may nest on its stack by running them
 /// inside its waits (rule 10 in `wait.rs`); [`PoolStats::deepest_help`]

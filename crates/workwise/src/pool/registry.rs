@@ -30,7 +30,7 @@ use super::stats::{PoolStats, Totals, WorkerStats};
 use super::task::{drop_quietly, panic_message, JobRef, TaskError};
 use super::worker::{on_worker_of, push_local, worker_main};
 use super::MAX_THREADS;
-use crate::sync::{lock, wait, AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{lock, AtomicBool, AtomicUsize, Condvar, Mutex};
 use std::sync::Arc;
 
 /// How a pool grows.
@@ -61,6 +61,47 @@ enum Phase {
     Drained,
 }
 
+/// Rule 11: the drain runs once, and every caller returns after it ended.
+pub(crate) struct Drain {
+    phase: Mutex<Phase>,
+    drained: Condvar,
+}
+
+impl Drain {
+    pub(crate) fn new() -> Drain {
+        Drain {
+            phase: Mutex::new(Phase::Open),
+            drained: Condvar::new(),
+        }
+    }
+
+    /// Runs `drain` if no caller has, or waits until the one that did is
+    /// done. `drain` must not unwind (it runs no user code unguarded).
+    pub(crate) fn once(&self, drain: impl FnOnce()) {
+        {
+            let mut phase = lock(&self.phase);
+            loop {
+                match *phase {
+                    Phase::Drained => return,
+                    #[cfg(not(workwise_broken_pool))]
+                    Phase::Draining => phase = crate::sync::wait(&self.drained, phase),
+                    // The defect this rule fixes: a second caller returns
+                    // while the first still drains.
+                    #[cfg(workwise_broken_pool)]
+                    Phase::Draining => return,
+                    Phase::Open => {
+                        *phase = Phase::Draining;
+                        break;
+                    }
+                }
+            }
+        }
+        drain();
+        *lock(&self.phase) = Phase::Drained;
+        self.drained.notify_all();
+    }
+}
+
 pub(crate) struct Registry {
     pub(crate) cfg: Config,
     pub(crate) capacity: Capacity,
@@ -77,8 +118,7 @@ pub(crate) struct Registry {
     worker_stats: Mutex<Vec<Arc<WorkerStats>>>,
     retired: Mutex<Totals>,
     spawn_error: Mutex<Option<String>>,
-    phase: Mutex<Phase>,
-    drained: Condvar,
+    drain: Drain,
     /// Test hook: every later spawn fails as the OS would refuse it.
     #[cfg(test)]
     refuse_spawns: AtomicBool,
@@ -106,8 +146,7 @@ impl Registry {
             worker_stats: Mutex::new(Vec::new()),
             retired: Mutex::new(Totals::default()),
             spawn_error: Mutex::new(None),
-            phase: Mutex::new(Phase::Open),
-            drained: Condvar::new(),
+            drain: Drain::new(),
             #[cfg(test)]
             refuse_spawns: AtomicBool::new(false),
             par: crate::par::ParState::new(),
@@ -369,36 +408,23 @@ impl Registry {
         if self.on_own_worker() {
             return;
         }
-        {
-            let mut phase = lock(&self.phase);
+        self.drain.once(|| {
             loop {
-                match *phase {
-                    Phase::Drained => return,
-                    Phase::Draining => phase = wait(&self.drained, phase),
-                    Phase::Open => {
-                        *phase = Phase::Draining;
-                        break;
-                    }
+                let handles = std::mem::take(&mut *lock(&self.threads));
+                if handles.is_empty() {
+                    break;
+                }
+                for h in handles {
+                    // A worker never unwinds: user code is caught inside it.
+                    let _ = h.join();
                 }
             }
-        }
-        loop {
-            let handles = std::mem::take(&mut *lock(&self.threads));
-            if handles.is_empty() {
-                break;
+            while let Some(job) = self.find_job(None, 0) {
+                self.capacity.release();
+                job.cancel_with(TaskError::Closed);
+                drop_quietly(job);
             }
-            for h in handles {
-                // A worker never unwinds: user code is caught inside it.
-                let _ = h.join();
-            }
-        }
-        while let Some(job) = self.find_job(None, 0) {
-            self.capacity.release();
-            job.cancel_with(TaskError::Closed);
-            drop_quietly(job);
-        }
-        *lock(&self.phase) = Phase::Drained;
-        self.drained.notify_all();
+        });
     }
 
     pub(crate) fn stats(&self) -> PoolStats {

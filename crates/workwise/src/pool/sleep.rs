@@ -133,7 +133,9 @@ impl Sleep {
             self.state.fetch_add(SLEEP - SEARCH, SeqCst);
         }
         fence(SeqCst);
-        if !idle() {
+        // The broken twin skips rule 4's second look, the lost wake-up that
+        // the loom model must catch.
+        if !cfg!(workwise_broken_pool) && !idle() {
             self.unlist(index);
             return Woke::ToLook;
         }

@@ -229,11 +229,23 @@ where
 
     /// Stores the result (rule 1 and 2) and wakes the waiter (rule 3).
     fn finish(&self, result: Result<T, TaskError>) {
+        #[cfg(not(workwise_broken_pool))]
         let waiter = {
             let mut slot = lock(&self.slot);
             slot.stage = Stage::Done(result);
             self.done.store(true, Ordering::Release);
             slot.waiter.take()
+        };
+        // The broken twin takes the waiter in one critical section and
+        // stores the result in another (against rule 3): a waiter that
+        // registers in between is never woken.
+        #[cfg(workwise_broken_pool)]
+        let waiter = {
+            let early = lock(&self.slot).waiter.take();
+            let mut slot = lock(&self.slot);
+            slot.stage = Stage::Done(result);
+            self.done.store(true, Ordering::Release);
+            early
         };
         if let Some(w) = waiter {
             w.wake();

@@ -24,7 +24,7 @@ use super::registry::Flavor;
 use super::stats::WorkerStats;
 use super::task::Outcome;
 use super::worker::{current_worker, WorkerCtx};
-use crate::sync::{thread, Thread};
+use crate::sync::{spin_until, thread, Thread};
 
 /// Runs `work` (a task the caller waits for, which nobody has started) on
 /// the calling thread if it is a worker of the pool whose id is `pool` and
@@ -82,15 +82,8 @@ pub(crate) fn wait_until(
             }
         }
     }
-    let backoff = crossbeam_utils::Backoff::new();
-    while !backoff.is_completed() {
-        if done() {
-            return true;
-        }
-        if past(deadline) {
-            return false;
-        }
-        backoff.snooze();
+    if spin_until(|| done() || past(deadline)) {
+        return done();
     }
     let _blocked = worker
         .filter(|ctx| ctx.registry.cfg.flavor == Flavor::Elastic)
