@@ -625,9 +625,6 @@ proptest! {
     }
 }
 
-/// One step near the clock's end, as plain numbers: `(kind, n, gap)`.
-type EndStep = (u8, u32, u64);
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
 

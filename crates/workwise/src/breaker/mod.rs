@@ -363,6 +363,12 @@ impl<C: Clock> CircuitBreaker<C> {
 }
 
 impl<C> CircuitBreaker<C> {
+    /// The clock the breaker reads (a [`Policy`](crate::Policy) times its
+    /// async attempts on it by default).
+    pub(crate) fn clock(&self) -> &C {
+        &self.inner.clock
+    }
+
     /// The state now.
     ///
     /// An open breaker becomes half-open on the first call after
