@@ -172,6 +172,14 @@ impl std::error::Error for PolicyBuildError {}
 
 /// Builds a [`Policy`]; every part is optional.
 ///
+/// The setters may come in any order. The rate limiter, breaker, retry and
+/// clock must all be on one clock type (all real, or all one
+/// [`ManualClock`](crate::ManualClock)'s clones); each setter moves the
+/// parts already set to its part's clock type, and a part that cannot move
+/// makes [`build`](Self::build) fail with
+/// [`PolicyBuildError::ClockMismatch`] instead of being dropped. The error
+/// type `E` must be `'static` for these setters.
+///
 /// # Examples
 ///
 /// ```
@@ -534,7 +542,23 @@ impl<E, C: Clock> Policy<E, C> {
     }
 
     /// The statistics of the pool that runs timed sync attempts, if there
-    /// is one.
+    /// is one: how many attempts are queued or still running (timed-out
+    /// ones included), and how many were cancelled before they started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::Policy;
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .attempt_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// policy.call(|| Ok::<_, String>(())).unwrap();
+    /// assert_eq!(policy.attempt_pool_stats().unwrap().completed, 1);
+    /// assert!(Policy::<String>::builder().build()?.attempt_pool_stats().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attempt_pool_stats(&self) -> Option<PoolStats> {
         self.pool.as_ref().map(Pool::stats)
     }
