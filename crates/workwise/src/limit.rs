@@ -33,6 +33,13 @@
 //!    read-modify-write of that one word, so relaxed ordering is enough: the
 //!    word's modification order is the order of the grants.
 //!
+//! 6. The clock's end is the last nanosecond a `u64` holds (about 584 years;
+//!    a [`ManualClock`](crate::ManualClock) stops there). A request whose new
+//!    TAT would pass it is refused, never granted: `try_acquire*` reports
+//!    [`RetryAfter`]`(Duration::MAX)` ("never"), and `acquire*` waits for a
+//!    time that never comes. A TAT pinned at the end would let every request
+//!    through, since no slot could ever look late.
+//!
 //! With these rules, the permits granted in any window of length `w` number
 //! at most `burst + w / T`.
 
@@ -136,7 +143,11 @@ impl RateLimiter<RealClock> {
     /// A builder for a limiter of `n` permits per `period`.
     ///
     /// The interval between permits is `period / n`, rounded *up* to whole
-    /// nanoseconds so that the rate is never exceeded.
+    /// nanoseconds so that the rate is never exceeded. A rate that rounding
+    /// would lower by more than 1% (finer than one permit per nanosecond,
+    /// or a few nanoseconds apart) is refused by
+    /// [`build`](RateLimiterBuilder::build) with
+    /// [`LimitError::RateTooFine`].
     ///
     /// # Examples
     ///
@@ -185,7 +196,9 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// # Errors
     ///
-    /// [`RetryAfter`] with the wait until a permit is free, when none is now.
+    /// [`RetryAfter`] with the wait until a permit is free, when none is now;
+    /// `RetryAfter(Duration::MAX)` when none ever will be on this clock
+    /// (protocol rule 6: the clock is at its end, some 584 years in).
     ///
     /// # Cost
     ///
@@ -197,7 +210,7 @@ impl<C: Clock> RateLimiter<C> {
     pub fn try_acquire(&self) -> Result<(), RetryAfter> {
         self.take(self.interval, 0)
             .map(drop)
-            .map_err(|wait| RetryAfter(Duration::from_nanos(wait)))
+            .map_err(Refused::retry_after)
     }
 
     /// Takes `n` permits at once if they are free now, or says how long
@@ -237,7 +250,7 @@ impl<C: Clock> RateLimiter<C> {
         }
         self.take(cost, 0)
             .map(drop)
-            .map_err(|wait| TryAcquireError::RetryAfter(RetryAfter(Duration::from_nanos(wait))))
+            .map_err(|why| TryAcquireError::RetryAfter(why.retry_after()))
     }
 
     /// Takes one permit, blocking the thread until its turn.
@@ -245,7 +258,8 @@ impl<C: Clock> RateLimiter<C> {
     /// The caller reserves the next free slot at once and then sleeps on the
     /// clock until it: blocked callers are served in the order they arrived,
     /// and none of them spins. (governor's `until_ready` instead sleeps and
-    /// retries, and callers that retry race each other in no order.)
+    /// retries, and callers that retry race each other in no order.) On a
+    /// clock at its end it waits for good (protocol rule 6).
     ///
     /// # Examples
     ///
@@ -324,7 +338,7 @@ impl<C: Clock> RateLimiter<C> {
                 }
                 Ok(())
             }
-            Err(wait) => Err(RetryAfter(Duration::from_nanos(wait))),
+            Err(why) => Err(why.retry_after()),
         }
     }
 
@@ -456,23 +470,29 @@ impl<C: Clock> RateLimiter<C> {
     fn reserve(&self, cost: u64) -> Option<Duration> {
         match self.take(cost, u64::MAX) {
             Ok((at, wait)) if wait > 0 => Some(Duration::from_nanos(at)),
-            _ => None,
+            Ok(_) => None,
+            // Rule 6: a time no clock reaches, so the caller waits for good.
+            Err(_) => Some(Duration::MAX),
         }
     }
 
-    /// Protocol rules 1-3: moves the TAT by `cost` if the wait for the slot
-    /// is at most `max_wait` nanoseconds, returning `(slot, wait)`; otherwise
-    /// leaves it and returns the wait.
+    /// Protocol rules 1-3 and 6: moves the TAT by `cost` if the wait for the
+    /// slot is at most `max_wait` nanoseconds, returning `(slot, wait)`;
+    /// otherwise leaves it and says why.
     #[inline]
-    fn take(&self, cost: u64, max_wait: u64) -> Result<(u64, u64), u64> {
+    fn take(&self, cost: u64, max_wait: u64) -> Result<(u64, u64), Refused> {
         let now = duration_nanos(self.clock.now());
         let mut tat = self.tat.load(Relaxed);
         loop {
-            let new_tat = tat.max(now).saturating_add(cost);
+            // Rule 6: a TAT past the clock's end cannot be kept, so that
+            // request is never granted.
+            let Some(new_tat) = tat.max(now).checked_add(cost) else {
+                return Err(Refused::Never);
+            };
             let slot = new_tat.saturating_sub(self.window);
             let wait = slot.saturating_sub(now);
             if wait > max_wait {
-                return Err(wait);
+                return Err(Refused::Wait(wait));
             }
             // A retry keeps the first `now`: an older `now` only makes the
             // decision stricter (protocol rule 1: `max(TAT, now) − now`
@@ -486,6 +506,31 @@ impl<C: Clock> RateLimiter<C> {
             }
         }
     }
+}
+
+/// Why [`RateLimiter::take`] granted nothing.
+#[derive(Clone, Copy)]
+enum Refused {
+    /// The slot is this many nanoseconds away.
+    Wait(u64),
+    /// Protocol rule 6: never, on this clock.
+    Never,
+}
+
+impl Refused {
+    fn retry_after(self) -> RetryAfter {
+        RetryAfter(match self {
+            Refused::Wait(nanos) => Duration::from_nanos(nanos),
+            Refused::Never => Duration::MAX,
+        })
+    }
+}
+
+/// The rate, in permits a second, that `rate` per `period` keeps once its
+/// interval is rounded up to whole nanoseconds.
+fn kept_rate(rate: u32, period: Duration) -> f64 {
+    let interval = period.as_nanos().div_ceil(u128::from(rate.max(1))).max(1);
+    1e9 / interval as f64
 }
 
 fn duration_nanos(d: Duration) -> u64 {
@@ -577,7 +622,9 @@ impl<C: Clock> RateLimiterBuilder<C> {
     /// # Errors
     ///
     /// A [`LimitError`] that says what to change: a rate, period or burst of
-    /// zero, or an `interval × burst` longer than 100 years.
+    /// zero, an `interval × burst` longer than 100 years, or a rate finer
+    /// than whole nanoseconds keep to within 1%
+    /// ([`LimitError::RateTooFine`]).
     pub fn build(self) -> Result<RateLimiter<C>, LimitError> {
         if self.rate == 0 {
             return Err(LimitError::ZeroRate);
@@ -594,6 +641,14 @@ impl<C: Clock> RateLimiterBuilder<C> {
         if window > MAX_WINDOW.as_nanos() {
             return Err(LimitError::WindowTooLong);
         }
+        // interval ≤ 100 years and rate < 2^32, so neither side overflows:
+        // refuse when `interval × rate > 1.01 × period`.
+        if interval * u128::from(self.rate) * 100 > period * 101 {
+            return Err(LimitError::RateTooFine {
+                rate: self.rate,
+                period: self.period,
+            });
+        }
         // Both fit: interval ≤ window ≤ MAX_WINDOW < u64::MAX nanoseconds.
         let interval = u64::try_from(interval).unwrap_or(u64::MAX);
         let window = u64::try_from(window).unwrap_or(u64::MAX);
@@ -608,7 +663,8 @@ impl<C: Clock> RateLimiterBuilder<C> {
 }
 
 /// The wait until a permit is free: the answer of a refused
-/// [`RateLimiter::try_acquire`].
+/// [`RateLimiter::try_acquire`]. `Duration::MAX` means never: the clock is
+/// at its end.
 ///
 /// # Examples
 ///
@@ -628,6 +684,13 @@ pub struct RetryAfter(pub Duration);
 
 impl fmt::Display for RetryAfter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == Duration::MAX {
+            return f.write_str(
+                "rate limit reached: a permit will never be free, because the limiter's clock \
+                 has reached its end (u64::MAX nanoseconds, about 584 years); build the limiter \
+                 on a clock that starts nearer zero",
+            );
+        }
         write!(
             f,
             "rate limit reached: a permit is free in {:?}; try again then, or call acquire() to wait for it in turn",
@@ -731,6 +794,14 @@ pub enum LimitError {
     ZeroBurst,
     /// `interval × burst` longer than 100 years.
     WindowTooLong,
+    /// A rate finer than the limiter keeps: `period / rate`, rounded up to
+    /// whole nanoseconds, would lower the rate by more than 1%.
+    RateTooFine {
+        /// The permits asked for per period.
+        rate: u32,
+        /// The period.
+        period: Duration,
+    },
     /// More permits asked for at once than the burst.
     ExceedsBurst {
         /// The permits asked for.
@@ -761,6 +832,18 @@ impl fmt::Display for LimitError {
             LimitError::WindowTooLong => f.write_str(
                 "the rate limiter's interval times its burst is longer than 100 years; use a \
                  shorter period, a higher rate or a smaller burst",
+            ),
+            LimitError::RateTooFine { rate, period } => write!(
+                f,
+                "{rate} permits per {period:?} is finer than a rate limiter keeps: it spaces \
+                 permits by whole nanoseconds, so it would grant only {kept:.0} a second \
+                 ({lost:.0}% fewer than asked). The finest rate it keeps is one permit per \
+                 nanosecond (1,000,000,000 a second), when the period divides evenly, and \
+                 any rate up to 10,000,000 a second (a permit every 100 ns or more) to \
+                 within 1%: ask for a rate of at most that",
+                kept = kept_rate(*rate, *period),
+                lost = 100.0
+                    - 100.0 * kept_rate(*rate, *period) * period.as_secs_f64() / f64::from(*rate),
             ),
             LimitError::ExceedsBurst { requested, burst } => write!(
                 f,

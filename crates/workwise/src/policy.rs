@@ -17,16 +17,18 @@
 //! outside everything, so each attempt asks for its own permit and is judged
 //! by the breaker afresh.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::clock::deadline_after;
 use crate::{
-    BreakerError, CircuitBreaker, Clock, GaveUp, Pool, RateLimiter, RealClock, Retry, RetryError,
-    TaskError,
+    BreakerError, CircuitBreaker, Clock, GaveUp, Pool, PoolBuilder, PoolStats, RateLimiter,
+    RealClock, Retry, RetryError, TaskError, TaskHandle, TrySubmitError,
 };
 
 /// Why one attempt of a [`Policy`] call failed.
@@ -45,7 +47,8 @@ use crate::{
 pub enum PolicyError<E> {
     /// The circuit breaker is open: the call was shed without running.
     Open {
-        /// When the breaker will let a probe through.
+        /// When the breaker will let a probe through; `Duration::MAX` for
+        /// never (see [`BreakerError::Open`]).
         retry_after: Duration,
     },
     /// The attempt ran past its timeout.
@@ -101,6 +104,10 @@ impl<E> PolicyError<E> {
 impl<E: fmt::Display> fmt::Display for PolicyError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PolicyError::Open { retry_after } if *retry_after == Duration::MAX => f.write_str(
+                "the circuit breaker is open: the call was shed, and the breaker will not let \
+                 a probe through before its clock's end (its reset_after reaches past it)",
+            ),
             PolicyError::Open { retry_after } => write!(
                 f,
                 "the circuit breaker is open: the call was shed; a probe is allowed in {retry_after:?}"
@@ -134,6 +141,12 @@ pub enum PolicyBuildError {
     ZeroTimeout,
     /// The pool that runs timed sync attempts could not start.
     Pool(crate::BuildError),
+    /// A part runs on another clock type than the others.
+    ClockMismatch {
+        /// The setter of the part that differs: `"rate_limit"`,
+        /// `"breaker"`, `"retry"` or `"clock"`.
+        part: &'static str,
+    },
 }
 
 impl fmt::Display for PolicyBuildError {
@@ -144,6 +157,13 @@ impl fmt::Display for PolicyBuildError {
                  leave it unset for no timeout",
             ),
             PolicyBuildError::Pool(e) => write!(f, "the policy's pool could not start: {e}"),
+            PolicyBuildError::ClockMismatch { part } => write!(
+                f,
+                "the policy's {part} runs on a different clock type than a part set after \
+                 it: build the rate limiter, breaker and retry with .clock(..) of one clock \
+                 (clones of a ManualClock share one time) and pass that clock to the policy, \
+                 or leave every part on the real clock"
+            ),
         }
     }
 }
@@ -151,6 +171,14 @@ impl fmt::Display for PolicyBuildError {
 impl std::error::Error for PolicyBuildError {}
 
 /// Builds a [`Policy`]; every part is optional.
+///
+/// The setters may come in any order. The rate limiter, breaker, retry and
+/// clock must all be on one clock type (all real, or all one
+/// [`ManualClock`](crate::ManualClock)'s clones); each setter moves the
+/// parts already set to its part's clock type, and a part that cannot move
+/// makes [`build`](Self::build) fail with
+/// [`PolicyBuildError::ClockMismatch`] instead of being dropped. The error
+/// type `E` must be `'static` for these setters.
 ///
 /// # Examples
 ///
@@ -173,7 +201,11 @@ pub struct PolicyBuilder<E, C: Clock = RealClock> {
     breaker: Option<CircuitBreaker<C>>,
     timeout: Option<Duration>,
     retry: Option<Retry<PolicyError<E>, C>>,
-    clock: C,
+    /// Set by [`clock`](Self::clock); otherwise the parts' clock.
+    clock: Option<C>,
+    pool: Option<PoolBuilder>,
+    /// The first part set on another clock type than the later ones.
+    mismatch: Option<&'static str>,
 }
 
 impl<E, C: Clock> fmt::Debug for PolicyBuilder<E, C> {
@@ -183,73 +215,248 @@ impl<E, C: Clock> fmt::Debug for PolicyBuilder<E, C> {
             .field("breaker", &self.breaker.is_some())
             .field("timeout", &self.timeout)
             .field("retry", &self.retry.is_some())
-            .finish()
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
     }
 }
 
-impl<E, C: Clock + Clone> PolicyBuilder<E, C> {
+/// `a` as a `B`, when `A` and `B` are one type; `None` otherwise.
+fn recast<A: 'static, B: 'static>(a: A) -> Option<B> {
+    let boxed: Box<dyn Any> = Box::new(a);
+    boxed.downcast::<B>().ok().map(|b| *b)
+}
+
+/// A part moved to the builder's new clock type, or a mismatch noted.
+fn recast_part<A: 'static, B: 'static>(
+    part: Option<A>,
+    name: &'static str,
+    mismatch: &mut Option<&'static str>,
+) -> Option<B> {
+    let part = part?;
+    let moved = recast(part);
+    if moved.is_none() {
+        mismatch.get_or_insert(name);
+    }
+    moved
+}
+
+impl<E: 'static, C: Clock + Clone> PolicyBuilder<E, C> {
+    /// The same builder on the clock type `C2`: the parts already set move
+    /// over when they are on `C2` too, and are a build error otherwise.
+    fn on_clock<C2: Clock + Clone>(self) -> PolicyBuilder<E, C2> {
+        let mut mismatch = self.mismatch;
+        PolicyBuilder {
+            limiter: recast_part(self.limiter, "rate_limit", &mut mismatch),
+            breaker: recast_part(self.breaker, "breaker", &mut mismatch),
+            retry: recast_part(self.retry, "retry", &mut mismatch),
+            clock: recast_part(self.clock, "clock", &mut mismatch),
+            timeout: self.timeout,
+            pool: self.pool,
+            mismatch,
+        }
+    }
+
     /// Waits for a permit of `limiter` before each attempt.
-    pub fn rate_limit(mut self, limiter: RateLimiter<C>) -> Self {
-        self.limiter = Some(limiter);
-        self
+    ///
+    /// The setters may come in any order. Every part (limiter, breaker,
+    /// retry, clock) must run on one clock type; a part on another is a
+    /// [`PolicyBuildError::ClockMismatch`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{ManualClock, Policy, RateLimiter};
+    ///
+    /// let clock = ManualClock::new();
+    /// let policy = Policy::<String>::builder()
+    ///     .rate_limit(RateLimiter::per_second(1).clock(clock.clone()).build()?)
+    ///     .build()?;
+    /// assert_eq!(policy.call(|| Ok::<_, String>(1)).unwrap(), 1);
+    /// assert!(policy.limiter().unwrap().try_acquire().is_err()); // the permit is spent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rate_limit<C2: Clock + Clone>(
+        mut self,
+        limiter: RateLimiter<C2>,
+    ) -> PolicyBuilder<E, C2> {
+        self.limiter = None;
+        let mut b = self.on_clock::<C2>();
+        b.limiter = Some(limiter);
+        b
     }
 
-    /// Runs each attempt through `breaker`.
-    pub fn breaker(mut self, breaker: CircuitBreaker<C>) -> Self {
-        self.breaker = Some(breaker);
-        self
-    }
-
-    /// Gives each attempt at most `d`; a late attempt fails with
-    /// [`PolicyError::TimedOut`] (and counts as a breaker failure).
-    pub fn attempt_timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
-        self
+    /// Runs each attempt through `breaker`; it must be on the same clock
+    /// type as the other parts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{BreakerState, CircuitBreaker, Policy};
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .breaker(CircuitBreaker::builder().failure_threshold(1).build()?)
+    ///     .build()?;
+    /// let _ = policy.call(|| Err::<(), _>("down".to_string()));
+    /// assert_eq!(policy.breaker().unwrap().state(), BreakerState::Open);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn breaker<C2: Clock + Clone>(
+        mut self,
+        breaker: CircuitBreaker<C2>,
+    ) -> PolicyBuilder<E, C2> {
+        self.breaker = None;
+        let mut b = self.on_clock::<C2>();
+        b.breaker = Some(breaker);
+        b
     }
 
     /// Retries failed attempts with `retry`'s schedule. Its error type is
     /// [`PolicyError<E>`]: use `retry_if` to choose which kinds to retry and
     /// `.retry_after(PolicyError::retry_after)` to wait out an open breaker.
-    pub fn retry(mut self, retry: Retry<PolicyError<E>, C>) -> Self {
-        self.retry = Some(retry);
+    /// It must be on the same clock type as the other parts.
+    ///
+    /// `retry_if` and `retry_after` run on the calling thread as part of the
+    /// call: a panic in them is the caller's and reaches the caller, as a
+    /// panic in the call itself does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::{Policy, Retry};
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .retry(Retry::fixed(Duration::from_millis(1)).max_attempts(2).build()?)
+    ///     .build()?;
+    /// let err = policy.call(|| Err::<(), _>("down".to_string())).unwrap_err();
+    /// assert_eq!(err.attempts, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn retry<C2: Clock + Clone>(
+        mut self,
+        retry: Retry<PolicyError<E>, C2>,
+    ) -> PolicyBuilder<E, C2> {
+        self.retry = None;
+        let mut b = self.on_clock::<C2>();
+        b.retry = Some(retry);
+        b
+    }
+
+    /// The clock that times async attempts. By default it is the rate
+    /// limiter's clock, else the breaker's, else the real clock; set it to
+    /// time async attempts on a [`ManualClock`](crate::ManualClock) when
+    /// only a retry uses one. It must be the parts' clock type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{ManualClock, Policy};
+    ///
+    /// let policy = Policy::<String>::builder().clock(ManualClock::new()).build()?;
+    /// assert_eq!(policy.call(|| Ok::<_, String>(3)).unwrap(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn clock<C2: Clock + Clone>(mut self, clock: C2) -> PolicyBuilder<E, C2> {
+        self.clock = None;
+        let mut b = self.on_clock::<C2>();
+        b.clock = Some(clock);
+        b
+    }
+}
+
+impl<E, C: Clock + Clone> PolicyBuilder<E, C> {
+    /// Gives each attempt at most `d`, counted from when it asks the pool
+    /// for a thread (sync calls) or starts (async calls); a late attempt
+    /// fails with [`PolicyError::TimedOut`] (and counts as a breaker
+    /// failure). A `d` past what an [`Instant`] can hold, such as
+    /// `Duration::MAX`, means no timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::{Policy, PolicyError};
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .attempt_timeout(Duration::from_millis(10))
+    ///     .build()?;
+    /// let err = policy
+    ///     .call(|| { std::thread::sleep(Duration::from_millis(200)); Ok::<_, String>(()) })
+    ///     .unwrap_err();
+    /// assert!(matches!(err.last, PolicyError::TimedOut { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attempt_timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
         self
     }
 
-    /// The clock that times async attempts (use the components' clock).
-    pub fn clock<C2: Clock + Clone>(self, clock: C2) -> PolicyBuilder<E, C2> {
-        PolicyBuilder {
-            limiter: None,
-            breaker: None,
-            timeout: self.timeout,
-            retry: None,
-            clock,
-        }
+    /// The pool that runs sync attempts when there is an attempt timeout
+    /// (default: `Pool::io().name("workwise-policy")`). Its workers and
+    /// queue bound how many timed-out attempts can still be running in the
+    /// background before new attempts time out without starting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::{Policy, Pool};
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .attempt_timeout(Duration::from_secs(2))
+    ///     .attempt_pool(Pool::io().name("billing-api").max_workers(8).queue_capacity(64))
+    ///     .build()?;
+    /// assert_eq!(policy.attempt_pool_stats().unwrap().submitted, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attempt_pool(mut self, pool: PoolBuilder) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     /// Builds the policy.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// let policy = workwise::Policy::<String>::builder().build()?;
+    /// # let _ = policy;
+    /// # Ok::<(), workwise::PolicyBuildError>(())
+    /// ```
+    ///
     /// # Errors
     ///
-    /// [`PolicyBuildError::ZeroTimeout`] for a zero attempt timeout.
+    /// [`PolicyBuildError::ZeroTimeout`] for a zero attempt timeout;
+    /// [`PolicyBuildError::ClockMismatch`] when the parts are on different
+    /// clock types; [`PolicyBuildError::Pool`] when the attempt pool cannot
+    /// start.
     pub fn build(self) -> Result<Policy<E, C>, PolicyBuildError> {
+        if let Some(part) = self.mismatch {
+            return Err(PolicyBuildError::ClockMismatch { part });
+        }
         if self.timeout == Some(Duration::ZERO) {
             return Err(PolicyBuildError::ZeroTimeout);
         }
         let pool = match self.timeout {
             Some(_) => Some(
-                Pool::io()
-                    .name("workwise-policy")
+                self.pool
+                    .unwrap_or_else(|| Pool::io().name("workwise-policy"))
                     .build()
                     .map_err(PolicyBuildError::Pool)?,
             ),
             None => None,
         };
+        let clock = self
+            .clock
+            .or_else(|| self.limiter.as_ref().map(|l| l.clock().clone()))
+            .or_else(|| self.breaker.as_ref().map(|b| b.clock().clone()))
+            .or_else(|| recast(RealClock::new()));
         Ok(Policy {
             limiter: self.limiter,
             breaker: self.breaker,
             timeout: self.timeout,
             retry: self.retry,
-            clock: self.clock,
+            clock,
             pool,
         })
     }
@@ -283,7 +490,9 @@ pub struct Policy<E, C: Clock = RealClock> {
     breaker: Option<CircuitBreaker<C>>,
     timeout: Option<Duration>,
     retry: Option<Retry<PolicyError<E>, C>>,
-    clock: C,
+    /// Times async attempts; `None`: the real clock (only a retry was on
+    /// another clock type, and no clock was given).
+    clock: Option<C>,
     pool: Option<Pool>,
 }
 
@@ -314,7 +523,9 @@ impl<E> Policy<E, RealClock> {
             breaker: None,
             timeout: None,
             retry: None,
-            clock: RealClock::new(),
+            clock: None,
+            pool: None,
+            mismatch: None,
         }
     }
 }
@@ -330,14 +541,40 @@ impl<E, C: Clock> Policy<E, C> {
         self.breaker.as_ref()
     }
 
+    /// The statistics of the pool that runs timed sync attempts, if there
+    /// is one: how many attempts are queued or still running (timed-out
+    /// ones included), and how many were cancelled before they started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::Policy;
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .attempt_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// policy.call(|| Ok::<_, String>(())).unwrap();
+    /// assert_eq!(policy.attempt_pool_stats().unwrap().completed, 1);
+    /// assert!(Policy::<String>::builder().build()?.attempt_pool_stats().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attempt_pool_stats(&self) -> Option<PoolStats> {
+        self.pool.as_ref().map(Pool::stats)
+    }
+
     /// Calls `f` under the policy, blocking while it waits for permits and
     /// between retries.
     ///
     /// With an attempt timeout, each attempt runs on a small I/O pool of the
-    /// policy's own and the caller waits at most the timeout; an attempt that
-    /// times out goes on in the background and its result is dropped (a
-    /// thread cannot be stopped from outside). That is why `f` must be
-    /// `'static`.
+    /// policy's own (see [`attempt_pool`](PolicyBuilder::attempt_pool)), and
+    /// the caller waits at most the timeout for it, waiting for a place in
+    /// the pool's queue included. An attempt that has not started by then
+    /// is cancelled and never runs, so no side effect of `f` comes after the
+    /// caller was told the attempt failed, except from an attempt that had
+    /// started: that one goes on in the background and its result is
+    /// dropped (a thread cannot be stopped from outside). That is why `f`
+    /// must be `'static`.
     ///
     /// # Errors
     ///
@@ -372,18 +609,7 @@ impl<E, C: Clock> Policy<E, C> {
             limiter.acquire();
         }
         let run = || match (self.timeout, &self.pool) {
-            (Some(after), Some(pool)) => {
-                let f = f.clone();
-                let mut handle = pool.submit(move || f());
-                match handle.wait_timeout(after) {
-                    Ok(r) => r.map_err(PolicyError::Inner),
-                    Err(TaskError::TimedOut) => Err(PolicyError::TimedOut { after }),
-                    Err(TaskError::Panicked { message }) => Err(PolicyError::Panicked { message }),
-                    Err(other) => Err(PolicyError::Panicked {
-                        message: other.to_string(),
-                    }),
-                }
-            }
+            (Some(after), Some(pool)) => run_timed(pool, f, after),
             _ => f().map_err(PolicyError::Inner),
         };
         match &self.breaker {
@@ -426,16 +652,31 @@ impl<E, C: Clock> Policy<E, C> {
             match self.timeout {
                 None => f().await.map_err(PolicyError::Inner),
                 Some(after) => {
-                    let deadline = self.clock.now() + after;
+                    // A deadline past what the clock can count is none.
+                    let timer = match &self.clock {
+                        Some(clock) => clock
+                            .now()
+                            .checked_add(after)
+                            .map(|at| clock.sleep_until_async(at)),
+                        None => {
+                            let clock = RealClock::new();
+                            clock
+                                .now()
+                                .checked_add(after)
+                                .map(|at| clock.sleep_until_async(at))
+                        }
+                    };
                     let mut call = pin!(f());
-                    let mut timer = pin!(self.clock.sleep_until_async(deadline));
+                    let mut timer = pin!(timer);
                     std::future::poll_fn(|cx| {
                         if let Poll::Ready(r) = call.as_mut().poll(cx) {
                             return Poll::Ready(r.map_err(PolicyError::Inner));
                         }
-                        match timer.as_mut().poll(cx) {
-                            Poll::Ready(()) => Poll::Ready(Err(PolicyError::TimedOut { after })),
-                            Poll::Pending => Poll::Pending,
+                        match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                            Some(Poll::Ready(())) => {
+                                Poll::Ready(Err(PolicyError::TimedOut { after }))
+                            }
+                            _ => Poll::Pending,
                         }
                     })
                     .await
@@ -446,6 +687,89 @@ impl<E, C: Clock> Policy<E, C> {
             None => run().await,
             Some(breaker) => breaker.call_async(run).await.map_err(flatten),
         }
+    }
+}
+
+/// One sync attempt on `pool`, bounded by `after` from now: getting a queue
+/// place included. An attempt that has not started by the deadline is
+/// cancelled, so it never runs after its caller was told it failed.
+fn run_timed<T, E, F>(pool: &Pool, f: &Arc<F>, after: Duration) -> Result<T, PolicyError<E>>
+where
+    F: Fn() -> Result<T, E> + Send + Sync + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let job = {
+        let f = f.clone();
+        move || f()
+    };
+    let Some(deadline) = deadline_after(after) else {
+        // No deadline an Instant can hold: no timeout.
+        return from_task(pool.submit(job).wait());
+    };
+    let timed_out = || Err(PolicyError::TimedOut { after });
+    let mut handle = match submit_by(pool, job, deadline) {
+        Ok(handle) => handle,
+        Err(None) => return timed_out(),
+        Err(Some(e)) => return from_task(Err(e)),
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    match handle.wait_timeout(left) {
+        Err(TaskError::TimedOut) => {
+            if handle.cancel() {
+                // It had not started, and now never will.
+                return timed_out();
+            }
+            // It started: a genuine timeout, unless it has just finished.
+            match handle.try_result() {
+                Some(r) => from_task(r),
+                None => timed_out(),
+            }
+        }
+        r => from_task(r),
+    }
+}
+
+/// Submits `job` to `pool`, waiting for a queue place until `deadline` at
+/// most: `Err(None)` when there was none by then, `Err(Some(Closed))` when
+/// the pool takes no work.
+fn submit_by<T, J>(
+    pool: &Pool,
+    mut job: J,
+    deadline: Instant,
+) -> Result<TaskHandle<T>, Option<TaskError>>
+where
+    J: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // The pool offers no wait for a place with a deadline, so poll, backing
+    // off to a millisecond: a full queue means attempts already hang, and
+    // a millisecond more matters little then.
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match pool.try_submit(job) {
+            Ok(handle) => return Ok(handle),
+            Err(TrySubmitError::Full(back)) => job = back,
+            // Closed: only dropping the policy shuts its pool down.
+            Err(_) => return Err(Some(TaskError::Closed)),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(1));
+    }
+}
+
+/// An attempt's result from its task's.
+fn from_task<T, E>(r: Result<Result<T, E>, TaskError>) -> Result<T, PolicyError<E>> {
+    match r {
+        Ok(r) => r.map_err(PolicyError::Inner),
+        Err(TaskError::Panicked { message }) => Err(PolicyError::Panicked { message }),
+        Err(other) => Err(PolicyError::Panicked {
+            message: other.to_string(),
+        }),
     }
 }
 

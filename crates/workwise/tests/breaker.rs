@@ -16,7 +16,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use workwise::{
     BreakerBuildError, BreakerError, BreakerState, BreakerStats, CircuitBreaker,
-    CircuitBreakerBuilder, ManualClock, RealClock,
+    CircuitBreakerBuilder, Clock, ManualClock, RealClock,
 };
 
 use BreakerState::{Closed, HalfOpen, Open};
@@ -472,31 +472,130 @@ fn the_hook_may_call_into_the_breaker() {
 }
 
 #[test]
-fn a_panicking_hook_leaves_the_breaker_consistent() {
+fn a_panicking_hook_never_changes_a_calls_outcome() {
     let clock = ManualClock::new();
-    let calls = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(Mutex::new(Vec::new()));
     let b = {
         let calls = calls.clone();
         CircuitBreaker::builder()
             .failure_threshold(1)
             .reset_after(RESET)
             .clock(clock.clone())
-            .on_state_change(move |_, to| {
-                calls.fetch_add(1, Ordering::Relaxed);
-                assert!(to != HalfOpen, "hook bug");
+            .on_state_change(move |from, to| {
+                calls.lock().unwrap().push((from, to));
+                assert!(to == Closed, "hook bug at {from} -> {to}");
             })
             .build()
             .unwrap()
     };
-    let _ = fail(&b);
+    // The call that trips it gets its own error, not the hook's panic.
+    let tripped = catch_unwind(AssertUnwindSafe(|| fail(&b)));
+    assert_eq!(tripped.ok(), Some(Err(BreakerError::Inner("down"))));
+    assert_eq!(b.state(), Open);
     clock.advance(RESET);
-    // The probe's caller gets the hook's panic; the probe never ran, and
-    // its slot is handed back.
-    assert!(catch_unwind(AssertUnwindSafe(|| succeed(&b))).is_err());
-    assert_eq!(b.state(), HalfOpen);
-    assert_eq!(succeed(&b), Ok(()));
+    // The probe runs and its success closes the breaker, panic or not.
+    let probe = catch_unwind(AssertUnwindSafe(|| b.call(|| Ok::<_, &str>(7))));
+    assert_eq!(probe.ok(), Some(Ok(7)));
     assert_eq!(b.state(), Closed);
-    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    // Every transition still reached the hook, in order.
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)]
+    );
+    // And it goes on working: a panic left nothing stuck.
+    let _ = catch_unwind(AssertUnwindSafe(|| fail(&b)));
+    assert_eq!(b.state(), Open);
+    assert_eq!(calls.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_panicking_hook_never_changes_an_async_calls_outcome() {
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .reset_after(RESET)
+        .clock(clock.clone())
+        .on_state_change(|_, _| panic!("hook bug"))
+        .build()
+        .unwrap();
+    let r = b.call_async(|| async { Err::<(), _>("down") }).await;
+    assert_eq!(r, Err(BreakerError::Inner("down")));
+    clock.advance(RESET);
+    let r = b.call_async(|| async { Ok::<_, &str>(1) }).await;
+    assert_eq!(r, Ok(1));
+    assert_eq!(b.state(), Closed);
+}
+
+// ---------------------------------------------------------------------------
+// The clock's end: a ManualClock stops at u64::MAX nanoseconds
+
+/// A manual clock `before_end` short of its last nanosecond.
+fn clock_near_the_end(before_end: Duration) -> ManualClock {
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_nanos(u64::MAX) - before_end);
+    clock
+}
+
+#[test]
+fn at_the_clocks_end_an_open_breaker_stays_open() {
+    let clock = clock_near_the_end(Duration::ZERO);
+    let (b, log) = builder(&clock);
+    let b = b
+        .failure_threshold(1)
+        .reset_after(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert_eq!(fail(&b), Err(BreakerError::Inner("down")));
+    assert_eq!(b.state(), Open);
+    // An hour later cannot come: every call is shed, for good.
+    for _ in 0..100 {
+        assert_eq!(succeed(&b), shed(Duration::MAX));
+        clock.advance(Duration::from_secs(3600));
+    }
+    assert_eq!(b.state(), Open);
+    assert_eq!(events(&log), [(Closed, Open)]);
+    let msg = succeed(&b).unwrap_err().to_string();
+    assert!(msg.contains("will not let a probe through"), "{msg}");
+}
+
+#[test]
+fn just_before_the_clocks_end_reset_after_still_counts() {
+    let clock = clock_near_the_end(Duration::from_secs(90));
+    let (b, log) = builder(&clock);
+    let b = b.failure_threshold(1).build().unwrap(); // reset_after 60 s
+    let _ = fail(&b);
+    assert_eq!(succeed(&b), shed(RESET));
+    clock.advance(RESET);
+    // 30 s to the end: the probe goes, fails, and the next minute would
+    // end past the clock's end.
+    assert_eq!(fail(&b), Err(BreakerError::Inner("down")));
+    assert_eq!(succeed(&b), shed(Duration::MAX));
+    clock.advance(RESET);
+    assert_eq!(succeed(&b), shed(Duration::MAX));
+    assert_eq!(
+        events(&log),
+        [(Closed, Open), (Open, HalfOpen), (HalfOpen, Open)]
+    );
+}
+
+#[test]
+fn reset_after_duration_max_opens_it_for_good() {
+    let b = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .reset_after(Duration::MAX)
+        .build()
+        .unwrap();
+    assert_eq!(
+        b.call(|| Err::<(), _>("down")),
+        Err(BreakerError::Inner("down"))
+    );
+    assert_eq!(
+        b.call(|| Ok::<_, &str>(())),
+        Err(BreakerError::Open {
+            retry_after: Duration::MAX
+        })
+    );
+    assert_eq!(b.state(), Open);
 }
 
 // ---------------------------------------------------------------------------
@@ -888,25 +987,43 @@ fn config() -> impl Strategy<Value = Config> {
         })
 }
 
-/// The breaker as the docs describe it, one call at a time.
+/// The clock's end, in nanoseconds: where a `ManualClock` stops.
+const END: u128 = u64::MAX as u128;
+
+/// The breaker as the docs describe it, one call at a time, in nanoseconds.
 struct Model {
     cfg: Config,
     state: BreakerState,
     failures: u32,
     window: VecDeque<bool>,
-    open_until: u64,
+    /// `None`: open for good, as `now + reset` reached the clock's end.
+    open_until: Option<u128>,
     probes_ok: u32,
     log: Vec<(BreakerState, BreakerState)>,
     stats: (u64, u64, u64, u64),
 }
 
 impl Model {
-    fn go(&mut self, to: BreakerState, now: u64) {
+    fn new(cfg: &Config) -> Self {
+        Model {
+            cfg: cfg.clone(),
+            state: Closed,
+            failures: 0,
+            window: VecDeque::new(),
+            open_until: Some(0),
+            probes_ok: 0,
+            log: Vec::new(),
+            stats: (0, 0, 0, 0),
+        }
+    }
+
+    fn go(&mut self, to: BreakerState, now: u128) {
         self.log.push((self.state, to));
         self.state = to;
         match to {
             Open => {
-                self.open_until = now + self.cfg.reset;
+                let until = now + u128::from(self.cfg.reset) * 1_000_000_000;
+                self.open_until = (until < END).then_some(until);
                 self.stats.3 += 1;
             }
             HalfOpen => self.probes_ok = 0,
@@ -918,13 +1035,19 @@ impl Model {
     }
 
     /// `Some(retry_after)` if shed.
-    fn call(&mut self, now: u64, failed: bool) -> Option<u64> {
+    fn call(&mut self, now: u128, failed: bool) -> Option<Duration> {
         if self.state == Open {
-            if now < self.open_until {
-                self.stats.2 += 1;
-                return Some(self.open_until - now);
+            match self.open_until {
+                None => {
+                    self.stats.2 += 1;
+                    return Some(Duration::MAX);
+                }
+                Some(until) if now < until => {
+                    self.stats.2 += 1;
+                    return Some(Duration::from_nanos((until - now) as u64));
+                }
+                Some(_) => self.go(HalfOpen, now),
             }
-            self.go(HalfOpen, now);
         }
         if failed {
             self.stats.1 += 1;
@@ -961,51 +1084,70 @@ impl Model {
     }
 }
 
+/// Runs `ops` on a breaker built from `cfg` and on the model, on a manual
+/// clock that starts `before_end` short of its end (or at zero).
+fn check_against_model(
+    cfg: &Config,
+    ops: &[Op],
+    before_end: Option<Duration>,
+) -> Result<(), TestCaseError> {
+    let clock = ManualClock::new();
+    if let Some(before_end) = before_end {
+        clock.advance(Duration::from_nanos(u64::MAX) - before_end);
+    }
+    let (builder, log) = builder(&clock);
+    let mut builder = builder
+        .reset_after(Duration::from_secs(cfg.reset))
+        .half_open_max_calls(cfg.probes);
+    if let Some(t) = cfg.threshold {
+        builder = builder.failure_threshold(t);
+    }
+    if let Some((k, w)) = cfg.rate {
+        builder = builder.failure_rate(f64::from(k) / f64::from(w), w);
+    }
+    let b = builder.build().unwrap();
+    let mut model = Model::new(cfg);
+    for op in ops {
+        let (r, failed) = match op {
+            Op::Advance(s) => {
+                clock.advance(Duration::from_secs(*s));
+                continue;
+            }
+            Op::Succeed => (b.call(|| Ok::<_, u8>(())), false),
+            Op::Fail => (b.call(|| Err::<(), u8>(1)), true),
+            Op::Ignored => (b.call_with(|| Err::<(), u8>(2), |e| *e != 2), false),
+        };
+        let want = model.call(clock.now().as_nanos(), failed);
+        prop_assert_eq!(r.err().and_then(|e| e.retry_after()), want);
+        prop_assert_eq!(b.state(), model.state);
+    }
+    prop_assert_eq!(events(&log), model.log);
+    let s = b.stats();
+    prop_assert_eq!(
+        (s.successes, s.failures, s.rejected, s.times_opened),
+        model.stats
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn matches_a_sequential_model(cfg in config(), ops in prop::collection::vec(op(), 1..120)) {
-        let clock = ManualClock::new();
-        let (builder, log) = builder(&clock);
-        let mut builder = builder
-            .reset_after(Duration::from_secs(cfg.reset))
-            .half_open_max_calls(cfg.probes);
-        if let Some(t) = cfg.threshold {
-            builder = builder.failure_threshold(t);
-        }
-        if let Some((k, w)) = cfg.rate {
-            builder = builder.failure_rate(f64::from(k) / f64::from(w), w);
-        }
-        let b = builder.build().unwrap();
-        let mut model = Model {
-            cfg: cfg.clone(),
-            state: Closed,
-            failures: 0,
-            window: VecDeque::new(),
-            open_until: 0,
-            probes_ok: 0,
-            log: Vec::new(),
-            stats: (0, 0, 0, 0),
-        };
-        let mut now = 0;
-        for op in ops {
-            let (r, failed) = match op {
-                Op::Advance(s) => {
-                    clock.advance(Duration::from_secs(s));
-                    now += s;
-                    continue;
-                }
-                Op::Succeed => (b.call(|| Ok::<_, u8>(())), false),
-                Op::Fail => (b.call(|| Err::<(), u8>(1)), true),
-                Op::Ignored => (b.call_with(|| Err::<(), u8>(2), |e| *e != 2), false),
-            };
-            let want = model.call(now, failed);
-            prop_assert_eq!(r.err().and_then(|e| e.retry_after()), want.map(Duration::from_secs));
-            prop_assert_eq!(b.state(), model.state);
-        }
-        prop_assert_eq!(events(&log), model.log);
-        let s = b.stats();
-        prop_assert_eq!((s.successes, s.failures, s.rejected, s.times_opened), model.stats);
+        check_against_model(&cfg, &ops, None)?;
+    }
+
+    /// Protocol rules 5 and 6 at the clock's end: an open breaker whose
+    /// `reset_after` ends past it stays open, and is never let through.
+    #[test]
+    fn matches_the_model_near_the_clocks_end(
+        cfg in config(),
+        ops in prop::collection::vec(op(), 1..120),
+        before_end in 0u64..300,
+        nanos in 0u32..1_000_000_000,
+    ) {
+        let before_end = Duration::new(before_end, nanos);
+        check_against_model(&cfg, &ops, Some(before_end))?;
     }
 }

@@ -95,12 +95,140 @@ fn the_interval_is_the_period_over_the_rate_rounded_up() {
     assert_eq!(l.interval(), Duration::from_nanos(333_333_334));
     let l = RateLimiter::per_minute(120).build().unwrap();
     assert_eq!(l.interval(), Duration::from_millis(500));
-    // Faster than one per nanosecond: one per nanosecond, never faster.
-    let l = RateLimiter::new(10, Duration::from_nanos(3))
+    // Rounding up to whole nanoseconds costs less than 1% of the rate here.
+    let l = RateLimiter::per_minute(u32::MAX).build().unwrap();
+    assert_eq!(l.interval(), Duration::from_nanos(14));
+    let l = RateLimiter::per_second(1_000_000_000).build().unwrap();
+    assert_eq!(l.interval(), Duration::from_nanos(1));
+}
+
+#[test]
+fn a_rate_finer_than_the_limiter_keeps_is_a_build_error() {
+    // Each asks for permits closer together than whole nanoseconds can
+    // space them: built, they would run 1.5 to 4 × 10^9 times too slowly.
+    let finer = [
+        (
+            RateLimiter::new(u32::MAX, Duration::from_nanos(1)),
+            u32::MAX,
+            1,
+        ),
+        (RateLimiter::new(10, Duration::from_nanos(3)), 10, 3),
+        (RateLimiter::new(2, Duration::from_nanos(3)), 2, 3),
+        (RateLimiter::per_second(u32::MAX), u32::MAX, 1_000_000_000),
+        (
+            RateLimiter::per_second(600_000_000),
+            600_000_000,
+            1_000_000_000,
+        ),
+        (RateLimiter::new(50, Duration::from_nanos(120)), 50, 120),
+    ];
+    for (builder, rate, nanos) in finer {
+        for b in [builder.clone(), builder.burst(1000)] {
+            let err = b.clock(ManualClock::new()).build().unwrap_err();
+            assert_eq!(
+                err,
+                LimitError::RateTooFine {
+                    rate,
+                    period: Duration::from_nanos(nanos)
+                }
+            );
+            let msg = err.to_string();
+            assert!(msg.contains("one permit per nanosecond"), "{msg}");
+            assert!(msg.contains("10,000,000 a second"), "{msg}");
+        }
+    }
+    // Just inside the 1% that rounding up may cost: 101 per 100 µs, an
+    // interval of 990.09… ns kept as 991 ns.
+    let l = RateLimiter::new(101, Duration::from_micros(100))
         .build()
         .unwrap();
-    assert_eq!(l.interval(), Duration::from_nanos(1));
-    assert_eq!(l.burst(), 1);
+    assert_eq!(l.interval(), Duration::from_nanos(991));
+    // One per nanosecond exactly, and one per 100 ns, are kept exactly.
+    assert!(RateLimiter::new(7, Duration::from_nanos(7)).build().is_ok());
+    assert!(RateLimiter::per_second(10_000_000).build().is_ok());
+}
+
+/// A limiter on a manual clock that is `before_end` short of its end: the
+/// last nanosecond a `u64` holds (about 584 years), where
+/// `ManualClock::advance` saturates.
+fn near_the_end(
+    rate: u32,
+    period: Duration,
+    burst: u32,
+    before_end: Duration,
+) -> (ManualClock, RateLimiter<ManualClock>) {
+    let (clock, l) = manual(rate, period, burst);
+    clock.advance(Duration::from_nanos(u64::MAX) - before_end);
+    (clock, l)
+}
+
+#[test]
+fn at_the_clocks_end_the_limiter_grants_nothing() {
+    let (_clock, l) = near_the_end(1, SEC, 1, Duration::ZERO);
+    let granted = (0..1000).filter(|_| l.try_acquire().is_ok()).count();
+    assert_eq!(granted, 0);
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::MAX)));
+    assert_eq!(
+        l.try_acquire_n(1).unwrap_err().retry_after(),
+        Some(Duration::MAX)
+    );
+    assert_eq!(
+        l.acquire_timeout(Duration::MAX),
+        Err(RetryAfter(Duration::MAX))
+    );
+    assert_eq!(l.acquire_timeout(LONG), Err(RetryAfter(Duration::MAX)));
+    // acquire waits for a time that never comes.
+    assert!(poll_once(pin!(l.acquire_async())).is_pending());
+    assert!(poll_once(pin!(l.acquire_n_async(1))).is_pending());
+    assert!(RetryAfter(Duration::MAX).to_string().contains("never"));
+}
+
+#[test]
+fn just_before_the_clocks_end_the_limiter_keeps_its_rate() {
+    let (clock, l) = near_the_end(1, SEC, 2, Duration::from_millis(5500));
+    // The burst of 2, then one a second while whole intervals still fit.
+    assert_eq!(l.try_acquire_n(2), Ok(()));
+    assert_eq!(l.try_acquire(), Err(RetryAfter(SEC)));
+    clock.advance(SEC);
+    assert_eq!(l.try_acquire(), Ok(()));
+    assert_eq!(l.try_acquire(), Err(RetryAfter(SEC)));
+    // Reserved, then forfeited: the slot 3.5 s before the end is gone.
+    assert!(poll_once(pin!(l.acquire_async())).is_pending());
+    assert_eq!(l.try_acquire(), Err(RetryAfter(2 * SEC)));
+    clock.advance(2 * SEC);
+    assert_eq!(l.try_acquire(), Ok(()));
+    // Half a second to the end: the next permit's interval would end past it.
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::MAX)));
+    clock.advance(SEC);
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::MAX)));
+    clock.advance(LONG);
+    assert_eq!(l.try_acquire(), Err(RetryAfter(Duration::MAX)));
+}
+
+#[test]
+fn a_blocked_acquire_at_the_clocks_end_never_returns() {
+    let (clock, l) = near_the_end(1, SEC, 1, Duration::ZERO);
+    let (tx, rx) = mpsc::channel();
+    let l = Arc::new(l);
+    let waiter = {
+        let l = l.clone();
+        thread::spawn(move || {
+            l.acquire();
+            tx.send(()).ok();
+        })
+    };
+    // It parks on a time past the clock's end; moving the clock wakes it
+    // to look again, and it sleeps on.
+    for _ in 0..20 {
+        clock.advance(LONG);
+        assert!(
+            rx.recv_timeout(Duration::from_millis(5)).is_err(),
+            "granted at the clock's end"
+        );
+    }
+    assert!(!waiter.is_finished());
+    // The thread is left parked; the test process ends without it.
+    drop(waiter);
 }
 
 #[test]
@@ -493,6 +621,86 @@ proptest! {
                 before * interval - t <= i128::from(burst) * interval + best,
                 "too many permits by {} ns: {:?}", t, grants
             );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Protocol rule 6: up to the clock's last nanosecond, no window gets
+    /// more than `burst + w / T` permits, every finite `RetryAfter` comes
+    /// true, and once a whole interval no longer fits, nothing is granted.
+    #[test]
+    fn near_the_clocks_end_the_rate_holds(
+        rate in 1u32..=50,
+        period_ms in 1u64..=2_000,
+        burst in 1u32..=8,
+        intervals_left in 0u64..=20,
+        fraction in 0u64..1_000,
+        steps in prop::collection::vec((0u8..5, any::<u32>(), any::<u64>()), 1..80),
+    ) {
+        let period = Duration::from_millis(period_ms);
+        let interval = RateLimiter::new(rate, period).build().unwrap().interval();
+        let t = interval.as_nanos() as u64;
+        let before_end = Duration::from_nanos(intervals_left * t + fraction * t / 1000);
+        let (clock, l) = near_the_end(rate, period, burst, before_end);
+        let end = u128::from(u64::MAX);
+        let now = || clock.now().as_nanos();
+        let mut grants: Vec<(u128, u32)> = Vec::new();
+        for (step, &(kind, n, gap)) in steps.iter().enumerate() {
+            let at = now();
+            let n = 1 + n % burst;
+            let refused = match kind {
+                0 => {
+                    clock.advance(Duration::from_nanos(gap % (3 * t + 1)));
+                    continue;
+                }
+                1 => l.try_acquire().map(|()| 1),
+                2 => l.try_acquire_n(n).map(|()| n).map_err(|e| RetryAfter(e.retry_after().unwrap())),
+                3 => {
+                    // Reserved and dropped: the slot is forfeited.
+                    let ready = poll_once(pin!(l.acquire_n_async(n))).is_ready();
+                    if ready {
+                        grants.push((at, n));
+                    }
+                    continue;
+                }
+                _ => match l.try_acquire() {
+                    Ok(()) => Ok(1),
+                    // Follow a finite hint: at that time the permit is there.
+                    Err(RetryAfter(d)) if d != Duration::MAX => {
+                        clock.advance(d);
+                        prop_assert_eq!(l.try_acquire(), Ok(()), "step {}: the hint {:?} was wrong", step, d);
+                        grants.push((now(), 1));
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match refused {
+                Ok(k) => {
+                    prop_assert!(at + u128::from(t) <= end, "step {}: granted within an interval of the end", step);
+                    grants.push((at, k));
+                }
+                Err(RetryAfter(d)) => {
+                    prop_assert!(d == Duration::MAX || at + d.as_nanos() <= end, "step {}: a wait past the end", step);
+                    if at + u128::from(t) > end {
+                        prop_assert_eq!(d, Duration::MAX, "step {}", step);
+                    }
+                }
+            }
+        }
+        // As in the token-bucket property: P(j + 1) · T − t_j ≤ burst · T +
+        // min over i ≤ j of (P(i) · T − t_i).
+        grants.sort_unstable();
+        let (t, mut before, mut best) = (i128::from(t), 0i128, i128::MAX);
+        let start = grants.first().map_or(0, |g| g.0);
+        for &(at, k) in &grants {
+            let at = (at - start) as i128;
+            best = best.min(before * t - at);
+            before += i128::from(k);
+            prop_assert!(before * t - at <= i128::from(burst) * t + best, "too many permits: {:?}", grants);
         }
     }
 }

@@ -127,7 +127,9 @@ impl<C: Clock> CircuitBreakerBuilder<C> {
 
     /// How long the breaker stays open before it lets a probe through
     /// (default 60 s). The check is lazy: the first call after this time
-    /// makes the breaker half-open.
+    /// makes the breaker half-open. A time past the clock's end (say
+    /// `Duration::MAX`) never comes: the breaker then stays open for good,
+    /// shedding calls with `retry_after` of `Duration::MAX`.
     ///
     /// # Examples
     ///
@@ -168,6 +170,12 @@ impl<C: Clock> CircuitBreakerBuilder<C> {
     /// thread that made the change or on another thread that is running
     /// hooks for the same breaker at that moment, so a call may return
     /// just before its change's hook has run. It may call into the breaker.
+    ///
+    /// A panic in the hook is caught: it never replaces the result of the
+    /// call that made the change, and never changes the breaker's state;
+    /// later changes still reach the hook. With the `tracing` feature the
+    /// panic is logged as a warning; without it, only the panic hook's
+    /// usual message (on stderr by default) reports it.
     ///
     /// # Examples
     ///

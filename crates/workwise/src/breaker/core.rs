@@ -98,6 +98,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `half_open_at` for a breaker that stays open for good (rule 6): the
+/// clock's last nanosecond, a time a call never gets past.
+const NEVER: u64 = u64::MAX;
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -174,6 +178,9 @@ impl<C: Clock> Inner<C> {
                 _ => {
                     let now = nanos(self.clock.now());
                     let at = self.half_open_at.load(Relaxed);
+                    if at == NEVER {
+                        return Err(Duration::MAX);
+                    }
                     if now < at {
                         return Err(Duration::from_nanos(at - now));
                     }
@@ -186,8 +193,8 @@ impl<C: Clock> Inner<C> {
                         }
                     });
                     if let Done::Moved(next) = done {
-                        // The ticket exists before the hook runs: if the
-                        // hook panics, the ticket's drop returns the slot.
+                        // The ticket exists before the hook runs, so the
+                        // slot is the caller's whatever the hook does.
                         let ticket = self.ticket(Kind::Probe(next.epoch()));
                         self.dispatch();
                         return Ok(ticket);
@@ -331,8 +338,13 @@ impl<C: Clock> Inner<C> {
                     // and its own transition then finds the word changed.
                     let opening = next.state() == BreakerState::Open;
                     if opening {
-                        let at = self.clock.now().saturating_add(self.cfg.reset_after);
-                        self.half_open_at.store(nanos(at), Relaxed);
+                        // Rule 6: a time at or past the clock's end never
+                        // comes, and is kept as NEVER, not pinned there.
+                        let now = nanos(self.clock.now());
+                        let at = now
+                            .checked_add(nanos(self.cfg.reset_after))
+                            .unwrap_or(NEVER);
+                        self.half_open_at.store(at, Relaxed);
                     }
                     match self.cas(w, next) {
                         Ok(()) => {
@@ -364,7 +376,7 @@ impl<C: Clock> Inner<C> {
             loop {
                 let next = lock(&self.transitions).pop_front();
                 match next {
-                    Some((from, to)) => hook(from, to),
+                    Some((from, to)) => run_hook(hook, from, to),
                     None => break,
                 }
             }
@@ -373,5 +385,24 @@ impl<C: Clock> Inner<C> {
                 return;
             }
         }
+    }
+}
+
+/// Calls the user's hook for one transition (rule 8). A panic in it is
+/// caught and reported: it is the hook's bug, and must not replace the
+/// result of whichever call happened to make the transition, nor leave a
+/// transition unreported to the hook.
+fn run_hook(hook: &Hook, from: BreakerState, to: BreakerState) {
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(from, to)));
+    if let Err(payload) = caught {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            %from,
+            %to,
+            panic = %crate::task::panic_message(&*payload),
+            "the circuit breaker's on_state_change hook panicked; the call and the breaker go on"
+        );
+        // Dropping a payload is user code too.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
     }
 }

@@ -73,7 +73,8 @@ pub enum BreakerError<E> {
         /// How long until the breaker lets a probe call through: the rest
         /// of `reset_after` while open, zero while half-open with every
         /// probe slot taken (a probe may close it at any moment; back off
-        /// by your own schedule).
+        /// by your own schedule). `Duration::MAX` while open for good: the
+        /// end of `reset_after` lies past the clock's end.
         retry_after: Duration,
     },
     /// The call ran and returned this error.
@@ -136,6 +137,11 @@ impl<E> BreakerError<E> {
 impl<E: fmt::Display> fmt::Display for BreakerError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            BreakerError::Open { retry_after } if *retry_after == Duration::MAX => f.write_str(
+                "circuit breaker open: the call was shed without running, and the breaker will \
+                 not let a probe through before its clock's end (reset_after reaches past it); \
+                 serve a fallback, and build the breaker with a shorter reset_after",
+            ),
             BreakerError::Open { retry_after } => write!(
                 f,
                 "circuit breaker open: the call was shed without running; \

@@ -43,9 +43,13 @@
 //!    the epoch changes with each transition, so each one is made exactly
 //!    once: none is lost, none doubled. A transition to open first stores
 //!    `half_open_at = now + reset_after`; the swap (release) publishes it
-//!    to callers that load the word (acquire).
-//! 6. Open admission reads the clock. Before `half_open_at` it rejects with
-//!    `retry_after = half_open_at - now`. From then on it takes the mutex
+//!    to callers that load the word (acquire). When that sum reaches the
+//!    clock's end (`u64::MAX` nanoseconds, about 584 years, where a
+//!    `ManualClock` stops), it stores `NEVER` (`u64::MAX`) instead, never a
+//!    saturated time that the clock could sit at.
+//! 6. Open admission reads the clock. At `half_open_at == NEVER` it rejects
+//!    with `retry_after = Duration::MAX`, for good. Before `half_open_at`
+//!    it rejects with `retry_after = half_open_at - now`. From then on it takes the mutex
 //!    and, if the word is still the open word it read, moves to half-open
 //!    with `admitted = 1`: this caller is the first probe. Otherwise it
 //!    starts again from the new word.
@@ -60,7 +64,9 @@
 //!    calls the hook for each queued change, releases the gate and looks at
 //!    the queue again. A thread that finds the gate taken leaves its change
 //!    to the holder, whose second look finds it. So the hook runs once per
-//!    transition, in order, never under the mutex.
+//!    transition, in order, never under the mutex. A panic in the hook is
+//!    caught and reported (a `tracing` warning), so it cannot replace a
+//!    call's result or leave later changes in the queue.
 //! 9. Counters live in per-thread stripes (relaxed adds); `stats()` sums
 //!    them. `times_opened` is added under the mutex.
 
@@ -357,6 +363,12 @@ impl<C: Clock> CircuitBreaker<C> {
 }
 
 impl<C> CircuitBreaker<C> {
+    /// The clock the breaker reads (a [`Policy`](crate::Policy) times its
+    /// async attempts on it by default).
+    pub(crate) fn clock(&self) -> &C {
+        &self.inner.clock
+    }
+
     /// The state now.
     ///
     /// An open breaker becomes half-open on the first call after
