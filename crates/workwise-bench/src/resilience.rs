@@ -42,7 +42,8 @@ use std::thread;
 use std::time::Duration;
 
 use failsafe::CircuitBreaker as _;
-use governor::clock::MonotonicClock;
+use governor::clock::{MonotonicClock, QuantaClock};
+use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
 use workwise::{BuildError, CircuitBreaker, RateLimiter};
 
@@ -176,7 +177,10 @@ pub fn limiter_rows(b: &mut Bench) -> Result<(), BuildError> {
             return Ok(());
         }
     };
-    let tsc = governor::RateLimiter::direct(quota());
+    // The type is written out so that the build fails if governor's default
+    // clock (what a user gets from `direct`) stops being quanta's.
+    let tsc: governor::RateLimiter<NotKeyed, InMemoryState, QuantaClock> =
+        governor::RateLimiter::direct(quota());
     let monotonic = governor::RateLimiter::direct_with_clock(quota(), MonotonicClock);
     for threads in THREADS {
         let name = limiter_name(threads);
