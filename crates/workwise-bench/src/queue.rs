@@ -15,9 +15,11 @@
 //!   `while let Ok(item) = q.get() { sum += *item }`, so each `Item` guard
 //!   drops (marks its item done) every iteration. Once every producer has
 //!   finished, the main thread calls `q.join()` and then `q.close()`.
-//! - The channels: `crossbeam_channel::bounded(cap)`, `flume::bounded(cap)`
-//!   and `std::sync::mpsc::sync_channel(cap)`; every producer owns a sender,
-//!   and the channel closes when the last one drops. They track nothing.
+//! - The channels: `crossbeam_channel::bounded(cap)`, `flume::bounded(cap)`,
+//!   `kanal::bounded(cap)` and `std::sync::mpsc::sync_channel(cap)`; every
+//!   producer owns a sender, and the channel closes when the last one drops.
+//!   They track nothing. std's has one receiver, so it runs only the `1c`
+//!   rows.
 
 use std::ops::Range;
 use std::sync::mpsc;
@@ -35,9 +37,16 @@ const MESSAGES: (u64, u64) = (1_000_000, 200_000);
 /// sides of those rows.
 const PYTHON_MESSAGES: (u64, u64) = (100_000, 20_000);
 /// The rows: (producers, consumers, capacity).
-const SHAPES: [(usize, usize, usize); 4] = [(1, 1, 100), (1, 1, 1024), (2, 2, 100), (2, 2, 1024)];
-/// The peers of every row.
-const PEERS: [&str; 4] = ["crossbeam-channel", "flume", "std", "python"];
+const SHAPES: [(usize, usize, usize); 6] = [
+    (1, 1, 100),
+    (1, 1, 1024),
+    (2, 2, 100),
+    (2, 2, 1024),
+    (4, 4, 100),
+    (4, 4, 1024),
+];
+/// The peers of every row (`std` only where there is one consumer).
+const PEERS: [&str; 5] = ["crossbeam-channel", "flume", "kanal", "std", "python"];
 
 /// The row's name, e.g. `queue.2p2c.cap1024` (read by outside scripts).
 fn row_name(producers: usize, consumers: usize, cap: usize) -> String {
@@ -162,6 +171,29 @@ fn flume(cap: usize, count: u64, producers: usize, consumers: usize) -> Round {
     )
 }
 
+fn kanal(cap: usize, count: u64, producers: usize, consumers: usize) -> Round {
+    let (tx, rx) = kanal::bounded::<u64>(cap);
+    let senders: Vec<_> = (0..producers).map(|_| tx.clone()).collect();
+    let receivers: Vec<_> = (0..consumers).map(|_| rx.clone()).collect();
+    drop((tx, rx));
+    timed(
+        &row_name(producers, consumers, cap),
+        "kanal",
+        count,
+        want_sum(count),
+        || {
+            exchange(
+                count,
+                senders,
+                receivers,
+                |tx, i| tx.send(i).expect("a consumer is receiving"),
+                |rx| rx.fold(0, u64::wrapping_add),
+                || {},
+            )
+        },
+    )
+}
+
 /// std's `Receiver` is not `Clone`: one consumer only.
 fn std_mpsc(cap: usize, count: u64, producers: usize) -> Round {
     let (tx, rx) = mpsc::sync_channel::<u64>(cap);
@@ -235,6 +267,11 @@ pub fn queue_rows(b: &mut Bench) -> Result<(), BuildError> {
                 flume(cap, count, p, c)
             });
         }
+        if b.wants(&name, "kanal") {
+            b.run(&name, "kanal", b.rounds.warmup, run_ours(count), || {
+                kanal(cap, count, p, c)
+            });
+        }
         if b.wants(&name, "std") {
             if c == 1 {
                 b.run(&name, "std", b.rounds.warmup, run_ours(count), || {
@@ -291,6 +328,7 @@ mod tests {
             assert_eq!(q.unfinished(), 0);
             assert!(crossbeam(cap, count, p, c).is_ok());
             assert!(flume(cap, count, p, c).is_ok());
+            assert!(kanal(cap, count, p, c).is_ok());
             if c == 1 {
                 assert!(std_mpsc(cap, count, p).is_ok());
             }
@@ -309,7 +347,9 @@ mod tests {
                 "queue.1p1c.cap100",
                 "queue.1p1c.cap1024",
                 "queue.2p2c.cap100",
-                "queue.2p2c.cap1024"
+                "queue.2p2c.cap1024",
+                "queue.4p4c.cap100",
+                "queue.4p4c.cap1024"
             ]
         );
     }

@@ -24,19 +24,26 @@
 //! - `breaker.call*`: the success path of a closed breaker. Every call is
 //!   `|| Ok::<u64, ()>(black_box(i))` for the call's index `i`, and the
 //!   results are summed; each thread's sum must be the sum of `0..calls`.
-//!   Ours is `CircuitBreaker::builder().failure_threshold(5)` and `call`;
-//!   the peers are failsafe's default breaker (`Config::new().build()`,
-//!   whose policy is a success rate over a time window or 5 consecutive
-//!   failures) and `call`, and the closure called directly (`bare`).
+//!   Ours is `CircuitBreaker::builder().failure_threshold(5)
+//!   .reset_after(60 s)` and `call` (5 consecutive failures open it, for
+//!   60 s). The
+//!   peers are failsafe's `call` on its default breaker
+//!   (`Config::new().build()`, whose policy is an EWMA success rate over a
+//!   time window or 5 consecutive failures: `failsafe`) and on a breaker
+//!   with the policy ours has, 5 consecutive failures then 60 s open
+//!   (`failure_policy::consecutive_failures(5, backoff::constant(60 s))`:
+//!   `failsafe-consecutive`), and the closure called directly (`bare`).
 
 use std::cell::Cell;
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::Barrier;
 use std::thread;
+use std::time::Duration;
 
 use failsafe::CircuitBreaker as _;
-use governor::clock::MonotonicClock;
+use governor::clock::{MonotonicClock, QuantaClock};
+use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
 use workwise::{BuildError, CircuitBreaker, RateLimiter};
 
@@ -56,7 +63,10 @@ const THREADS: [usize; 2] = [1, 2];
 /// The limiter rows' peers.
 const LIMITER_PEERS: [&str; 2] = ["governor", "governor-monotonic"];
 /// The breaker rows' peers.
-const BREAKER_PEERS: [&str; 2] = ["failsafe", "bare"];
+const BREAKER_PEERS: [&str; 3] = ["failsafe", "failsafe-consecutive", "bare"];
+/// How long a breaker stays open: ours (`reset_after`, 60 s is also its
+/// default) and the constant backoff of the `failsafe-consecutive` peer.
+const OPEN_FOR: Duration = Duration::from_secs(60);
 /// Below this share of granted calls, a limiter round gets a note.
 const MIN_GRANTED: f64 = 0.99;
 
@@ -167,7 +177,10 @@ pub fn limiter_rows(b: &mut Bench) -> Result<(), BuildError> {
             return Ok(());
         }
     };
-    let tsc = governor::RateLimiter::direct(quota());
+    // The type is written out so that the build fails if governor's default
+    // clock (what a user gets from `direct`) stops being quanta's.
+    let tsc: governor::RateLimiter<NotKeyed, InMemoryState, QuantaClock> =
+        governor::RateLimiter::direct(quota());
     let monotonic = governor::RateLimiter::direct_with_clock(quota(), MonotonicClock);
     for threads in THREADS {
         let name = limiter_name(threads);
@@ -215,6 +228,18 @@ pub fn limiter_rows(b: &mut Bench) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// failsafe's breaker with the policy ours has: [`THRESHOLD`] consecutive
+/// failures open it, for [`OPEN_FOR`].
+fn failsafe_consecutive() -> impl failsafe::CircuitBreaker + Sync {
+    use failsafe::{backoff, failure_policy};
+    failsafe::Config::new()
+        .failure_policy(failure_policy::consecutive_failures(
+            THRESHOLD,
+            backoff::constant(OPEN_FOR),
+        ))
+        .build()
+}
+
 /// The wrapping sum of `0..calls` on each of `threads` threads.
 fn want_sum(threads: usize, calls: u64) -> u64 {
     let one = (0..calls).fold(0, u64::wrapping_add);
@@ -222,7 +247,8 @@ fn want_sum(threads: usize, calls: u64) -> u64 {
 }
 
 /// The `breaker.call` (one thread) and `breaker.call.2t` rows, against
-/// failsafe's default breaker and the bare closure.
+/// failsafe's default breaker, failsafe with consecutive failures only, and
+/// the bare closure.
 pub fn breaker_rows(b: &mut Bench) -> Result<(), BuildError> {
     let wanted = |b: &Bench, name: &str| BREAKER_PEERS.iter().any(|p| b.wants(name, p));
     if !THREADS.iter().any(|&t| wanted(b, &breaker_name(t))) {
@@ -231,6 +257,7 @@ pub fn breaker_rows(b: &mut Bench) -> Result<(), BuildError> {
     let calls = calls(b, "breaker.*");
     let ours = match CircuitBreaker::builder()
         .failure_threshold(THRESHOLD)
+        .reset_after(OPEN_FOR)
         .build()
     {
         Ok(breaker) => breaker,
@@ -240,6 +267,7 @@ pub fn breaker_rows(b: &mut Bench) -> Result<(), BuildError> {
         }
     };
     let failsafe = failsafe::Config::new().build();
+    let consecutive = failsafe_consecutive();
     for threads in THREADS {
         let name = breaker_name(threads);
         let want = want_sum(threads, calls);
@@ -258,6 +286,21 @@ pub fn breaker_rows(b: &mut Bench) -> Result<(), BuildError> {
                     })
                 })
             });
+        }
+        if b.wants(&name, "failsafe-consecutive") {
+            b.run(
+                &name,
+                "failsafe-consecutive",
+                b.rounds.warmup,
+                run_ours,
+                || {
+                    timed(&name, "failsafe-consecutive", calls, want, || {
+                        hammer(threads, calls, |i| {
+                            consecutive.call(|| Ok::<_, ()>(black_box(i))).unwrap_or(0)
+                        })
+                    })
+                },
+            );
         }
         if b.wants(&name, "bare") {
             b.run(&name, "bare", b.rounds.warmup, run_ours, || {
@@ -323,9 +366,11 @@ mod tests {
     fn every_breaker_side_sums_every_call() {
         let ours = CircuitBreaker::builder()
             .failure_threshold(THRESHOLD)
+            .reset_after(OPEN_FOR)
             .build()
             .unwrap();
         let failsafe = failsafe::Config::new().build();
+        let consecutive = failsafe_consecutive();
         for threads in THREADS {
             let want = want_sum(threads, 1_000);
             let got = hammer(threads, 1_000, |i| {
@@ -334,6 +379,10 @@ mod tests {
             assert_eq!(got, want);
             let got = hammer(threads, 1_000, |i| {
                 failsafe.call(|| Ok::<_, ()>(i)).unwrap_or(0)
+            });
+            assert_eq!(got, want);
+            let got = hammer(threads, 1_000, |i| {
+                consecutive.call(|| Ok::<_, ()>(i)).unwrap_or(0)
             });
             assert_eq!(got, want);
         }

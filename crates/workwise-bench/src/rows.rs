@@ -10,10 +10,12 @@ use rayon::prelude::*;
 use workwise::{BuildError, Pool};
 
 use crate::harness::timed;
+use crate::oneshot;
 use crate::python;
 use crate::Bench;
 
-/// Tiny tasks per round in `pool.submit_wait` and `pool.stats_cost`.
+/// Tiny tasks per round in `pool.submit_wait`, `pool.scope` and
+/// `pool.stats_cost`.
 const TINY_TASKS: u64 = 100_000;
 /// Tiny tasks per round for the Python peer under `--quick`.
 const PYTHON_QUICK_TASKS: u64 = 20_000;
@@ -61,6 +63,31 @@ fn rayon_submit_wait(pool: &rayon::ThreadPool, count: u64) -> u64 {
     rx.iter().fold(0, u64::wrapping_add)
 }
 
+/// `rayon::scope` with one `s.spawn` per tiny task, each writing its result
+/// into its own slot of a `Vec` made in the round, then summed: the
+/// `rayon-scope` peer of `pool.submit_wait` and `pool.scope`.
+fn rayon_scope_sum(pool: &rayon::ThreadPool, count: u64) -> u64 {
+    let mut slots = vec![0u64; count as usize];
+    pool.scope(|s| {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            s.spawn(move |_| *slot = tiny(i as u64));
+        }
+    });
+    slots.into_iter().fold(0, u64::wrapping_add)
+}
+
+/// `Pool::scope` with one `s.submit` per tiny task (its handle dropped),
+/// each writing into its own slot as in [`rayon_scope_sum`], then summed.
+fn ours_scope_sum(pool: &Pool, count: u64) -> u64 {
+    let mut slots = vec![0u64; count as usize];
+    pool.scope(|s| {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            s.submit(move || *slot = tiny(i as u64));
+        }
+    });
+    slots.into_iter().fold(0, u64::wrapping_add)
+}
+
 fn threadpool_submit_wait(pool: &threadpool::ThreadPool, count: u64) -> u64 {
     let (tx, rx) = mpsc::channel();
     for i in 0..count {
@@ -76,7 +103,7 @@ fn threadpool_submit_wait(pool: &threadpool::ThreadPool, count: u64) -> u64 {
 /// Row 1: per-task cost of submit + wait over many tiny tasks.
 pub fn submit_wait(b: &mut Bench) -> Result<(), BuildError> {
     const NAME: &str = "pool.submit_wait";
-    if !["rayon", "threadpool", "python"]
+    if !["rayon", "rayon-scope", "threadpool", "python"]
         .iter()
         .any(|p| b.wants(NAME, p))
     {
@@ -105,6 +132,20 @@ pub fn submit_wait(b: &mut Bench) -> Result<(), BuildError> {
             || {
                 timed(NAME, "rayon", count, want, || {
                     rayon_submit_wait(&peer, count)
+                })
+            },
+        );
+    }
+    if b.wants(NAME, "rayon-scope") {
+        let peer = rayon_pool(n);
+        b.run(
+            NAME,
+            "rayon-scope",
+            b.rounds.warmup,
+            run_ours(count, want),
+            || {
+                timed(NAME, "rayon-scope", count, want, || {
+                    rayon_scope_sum(&peer, count)
                 })
             },
         );
@@ -148,7 +189,39 @@ pub fn submit_wait(b: &mut Bench) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// Row 1b: many tiny tasks in a scope, each writing into a borrowed slot.
+pub fn scope(b: &mut Bench) -> Result<(), BuildError> {
+    const NAME: &str = "pool.scope";
+    if !b.wants(NAME, "rayon-scope") {
+        return Ok(());
+    }
+    let n = b.workers;
+    let count = TINY_TASKS;
+    let want = tiny_sum(count);
+    let ours = Pool::cpu().max_workers(n).build()?;
+    let peer = rayon_pool(n);
+    b.run(
+        NAME,
+        "rayon-scope",
+        b.rounds.warmup,
+        || {
+            timed(NAME, "workwise", count, want, || {
+                ours_scope_sum(&ours, count)
+            })
+        },
+        || {
+            timed(NAME, "rayon-scope", count, want, || {
+                rayon_scope_sum(&peer, count)
+            })
+        },
+    );
+    Ok(())
+}
+
 /// Row 2: one task at a time, submit then wait, repeated.
+///
+/// The peers wait as ours does, on a one-shot slot that spins before it
+/// parks ([`oneshot`]), not on `std::sync::mpsc`, whose `recv` parks at once.
 pub fn roundtrip(b: &mut Bench) -> Result<(), BuildError> {
     const NAME: &str = "pool.roundtrip";
     if !["rayon", "threadpool"].iter().any(|p| b.wants(NAME, p)) {
@@ -181,14 +254,11 @@ pub fn roundtrip(b: &mut Bench) -> Result<(), BuildError> {
         let peer = rayon_pool(n);
         b.run(NAME, "rayon", b.rounds.warmup, run_ours(), || {
             timed(NAME, "rayon", count, want, || {
-                let (tx, rx) = mpsc::channel();
                 (0..count)
                     .map(|i| {
-                        let tx = tx.clone();
-                        peer.spawn(move || {
-                            let _ = tx.send(tiny(i));
-                        });
-                        rx.recv().expect("the task sends its result")
+                        let (tx, rx) = oneshot::channel();
+                        peer.spawn(move || tx.send(tiny(i)));
+                        rx.recv()
                     })
                     .fold(0, u64::wrapping_add)
             })
@@ -198,14 +268,11 @@ pub fn roundtrip(b: &mut Bench) -> Result<(), BuildError> {
         let peer = threadpool::ThreadPool::new(n);
         b.run(NAME, "threadpool", b.rounds.warmup, run_ours(), || {
             timed(NAME, "threadpool", count, want, || {
-                let (tx, rx) = mpsc::channel();
                 (0..count)
                     .map(|i| {
-                        let tx = tx.clone();
-                        peer.execute(move || {
-                            let _ = tx.send(tiny(i));
-                        });
-                        rx.recv().expect("the task sends its result")
+                        let (tx, rx) = oneshot::channel();
+                        peer.execute(move || tx.send(tiny(i)));
+                        rx.recv()
                     })
                     .fold(0, u64::wrapping_add)
             })
@@ -294,4 +361,23 @@ pub fn stats_cost(b: &mut Bench) -> Result<(), BuildError> {
         },
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_many_task_side_sums_every_task() {
+        let count = 5_000;
+        let want = tiny_sum(count);
+        let ours = Pool::cpu().max_workers(2).build().unwrap();
+        let rayon = rayon_pool(2);
+        let threadpool = threadpool::ThreadPool::new(2);
+        assert_eq!(ours_submit_wait(&ours, count), want);
+        assert_eq!(ours_scope_sum(&ours, count), want);
+        assert_eq!(rayon_submit_wait(&rayon, count), want);
+        assert_eq!(rayon_scope_sum(&rayon, count), want);
+        assert_eq!(threadpool_submit_wait(&threadpool, count), want);
+    }
 }
