@@ -399,7 +399,7 @@ fn run_hook(hook: &Hook, from: BreakerState, to: BreakerState) {
         tracing::warn!(
             %from,
             %to,
-            panic = %crate::task::panic_message(&*payload),
+            panic = %crate::pool::task::panic_message(&*payload),
             "the circuit breaker's on_state_change hook panicked; the call and the breaker go on"
         );
         // Dropping a payload is user code too.

@@ -20,6 +20,9 @@
 //! - `scope.rs`: [`Scope`], tasks that borrow the stack (its own rules 1-3).
 //! - `stats.rs`: per-worker counters and the [`PoolStats`] snapshot.
 
+// Atomics, locks and condition variables come from `crate::sync` (loom-aware).
+#![deny(clippy::disallowed_types)]
+
 mod builder;
 mod capacity;
 #[cfg(all(test, loom))]

@@ -11,12 +11,12 @@
 
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::{self, Thread};
 
 use super::task::TaskHandle;
 use super::{wait_until, Pool};
+use crate::sync::{thread, AtomicUsize, Thread};
 
 struct ScopeState {
     pending: AtomicUsize,

@@ -1,7 +1,9 @@
 //! Pool statistics: per-worker counters written by their owner only, summed
 //! into a [`PoolStats`] snapshot on demand.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+
+use crate::sync::AtomicU64;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
