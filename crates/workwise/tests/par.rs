@@ -401,3 +401,52 @@ fn every_entry_point_refuses_work_on_a_pool_shut_down_after_use() {
     }
     assert_eq!(ran.into_inner(), 0, "no item ran on the shut-down pool");
 }
+
+#[test]
+#[ignore = "needs the pool to call ParState::close() when it closes (one line in Shared::close)"]
+fn every_entry_point_refuses_work_on_a_shut_down_single_worker_pool() {
+    // One worker: the pool can never share the work, so no probe task is
+    // ever submitted, and only the pool itself can say it was shut down.
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    pool.shutdown();
+    let ran = AtomicUsize::new(0);
+    for (name, closed) in every_entry_point(&pool, 3, &ran) {
+        assert!(closed, "{name} did not give Closed");
+    }
+    assert_eq!(ran.into_inner(), 0, "no item ran on the shut-down pool");
+}
+
+/// One call site: `n` items of 2 ms busy work when `heavy`, nothing
+/// otherwise; gives the threads that ran them.
+fn trusted_site(pool: &Pool, n: usize, heavy: bool) -> Vec<std::thread::ThreadId> {
+    let items = vec![u64::from(heavy); n];
+    pool.par_map(&items, |&x| {
+        if x > 0 {
+            spin(Duration::from_millis(2));
+        }
+        std::thread::current().id()
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_trusted_call_site_that_turns_heavy_is_caught_within_a_spot_check_period() {
+    let pool = Pool::cpu().max_workers(2).build().unwrap();
+    // Enough cheap calls for the site's estimate to be trusted (unwatched).
+    for _ in 0..10 {
+        trusted_site(&pool, 10, false);
+    }
+    let caught = (0..40)
+        .position(|_| distinct(trusted_site(&pool, 8, true)) > 1)
+        .expect("no heavy call was ever spread over the pool");
+    assert!(caught < 32, "the stale estimate held for {caught} calls");
+    // The second watched run in a row past the budget replaces the estimate,
+    // so the call after it goes parallel without running an item inline.
+    assert!(distinct(trusted_site(&pool, 8, true)) > 1);
+    let before = pool.stats();
+    let ids = trusted_site(&pool, 8, true);
+    let after = pool.stats();
+    assert!(!ids.contains(&std::thread::current().id()), "{after:?}");
+    assert_eq!(after.parallel_runs - before.parallel_runs, 1, "{after:?}");
+    assert_eq!(after.inline_runs, before.inline_runs, "{after:?}");
+}
