@@ -18,17 +18,20 @@
 //!    reads the clock, and goes on in growing pieces only while the pace it
 //!    sees fits the budget. Once it has run past the budget it stops and
 //!    hands the untouched items to the pool, cut as in 2 by the cost it saw.
-//!    Inline runs are watched at a call site until four in a row have kept
-//!    to its estimate, then one in 32 (a clock read costs more than a tiny
-//!    input's whole run, which is why not every run is watched). Two watched
+//!    Inline runs at a call site are watched until four in a row have kept
+//!    to its estimate. After that the site is trusted: its inline runs read
+//!    no clock (a clock read costs about as much as a tiny input's whole
+//!    run), except one in 32 and each resample, which time the whole run and,
+//!    if it went past the budget, make the site watched again. Two watched
 //!    runs in a row past the budget replace the estimate with the cost they
 //!    saw, so the next call goes parallel at once; a sample over twice the
-//!    estimate makes the site watched again.
+//!    estimate makes the site watched again too.
 //!
 //!    So a call site first seen with cheap items and then given heavy ones
-//!    costs one item plus the budget on the calling thread, not the whole
-//!    input. A site trusted after many cheap calls that turns heavy is caught
-//!    by the next spot check or resample: at most 31 calls later.
+//!    runs one item plus at most the budget of each of the next two calls on
+//!    the calling thread, then goes parallel. A site trusted after many
+//!    cheap calls that turns heavy runs inline until its next spot check
+//!    (at most 32 calls later), and is then handled the same way.
 //! 4. `with_chunk_size(n)` skips 1 to 3: chunks of `n` items, in parallel.
 //!
 //! # A shut-down pool
@@ -183,8 +186,20 @@ struct Site {
 /// What a call site knows before a call.
 struct Estimate {
     cost_ps: u64,
-    /// Whether an inline run reads the clock to notice that it is over budget.
-    watch: bool,
+    /// How an inline run reads the clock.
+    watch: Watch,
+}
+
+/// How an inline run reads the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Not at all: a trusted call site.
+    Off,
+    /// Before and after the run, which goes in one piece: a spot check at a
+    /// trusted site. Over the budget, the site is watched from the next call.
+    Timed,
+    /// After each piece, to stop and hand the rest over once past the budget.
+    Pieces,
 }
 
 /// Per-pool state of the inline-or-parallel decision.
@@ -668,7 +683,7 @@ impl Par<'_> {
                         self.remember(site, cost);
                         Estimate {
                             cost_ps: cost,
-                            watch: true,
+                            watch: self.spot_check_or_pieces(site),
                         }
                     }
                 };
@@ -676,18 +691,36 @@ impl Par<'_> {
                 let work_ns = cost_ps.saturating_mul(rest) / 1000;
                 let cost_ps = match budget_ns {
                     Some(budget) if rest > 0 && work_ns >= budget => cost_ps,
-                    _ => {
-                        let watch = budget_ns.filter(|_| watch);
-                        match run_inline(&mut source, &g, &mut tail_out, &mut sink, watch) {
+                    Some(budget) if watch == Watch::Pieces => {
+                        match run_inline(&mut source, &g, &mut tail_out, &mut sink, Some(budget)) {
                             None => {
                                 state.inline_runs.fetch_add(1, Relaxed);
-                                if watch.is_some() {
-                                    self.kept_to_budget(site);
-                                }
+                                self.kept_to_budget(site);
                                 return Ok(());
                             }
                             Some(seen_ps) => self.ran_past_budget(site, seen_ps),
                         }
+                    }
+                    Some(budget) if watch == Watch::Timed => {
+                        let n = source.len() as u64;
+                        let start = Instant::now();
+                        run_inline(&mut source, &g, &mut tail_out, &mut sink, None);
+                        let took = nanos(start.elapsed());
+                        state.inline_runs.fetch_add(1, Relaxed);
+                        if took >= budget {
+                            self.ran_past_budget(site, took.saturating_mul(1000) / n.max(1));
+                        }
+                        return Ok(());
+                    }
+                    _ => {
+                        // The common case of a trusted site, kept free of
+                        // clock reads and calls.
+                        state.inline_runs.fetch_add(1, Relaxed);
+                        if rest > 0 {
+                            sink(g(0, source.into_chunk()));
+                        }
+                        tail_out.into_iter().rev().for_each(sink);
+                        return Ok(());
                     }
                 };
                 let rest = source.len();
@@ -740,10 +773,30 @@ impl Par<'_> {
         // off the path.
         let calls = slot.calls.load(Relaxed).wrapping_add(1);
         slot.calls.store(calls, Relaxed);
-        (calls % RESAMPLE_EVERY != 0).then(|| Estimate {
+        if calls % RESAMPLE_EVERY == 0 {
+            return None;
+        }
+        let watch = if slot.trust.load(Relaxed) < TRUSTED {
+            Watch::Pieces
+        } else if calls % SPOT_CHECK_EVERY == 0 {
+            Watch::Timed
+        } else {
+            Watch::Off
+        };
+        Some(Estimate {
             cost_ps: slot.cost_ps.load(Relaxed),
-            watch: slot.trust.load(Relaxed) < TRUSTED || calls % SPOT_CHECK_EVERY == 0,
+            watch,
         })
+    }
+
+    /// How a call that just sampled watches its inline run: a spot check at
+    /// a trusted site, pieces otherwise.
+    fn spot_check_or_pieces(&self, site: &'static Location<'static>) -> Watch {
+        if self.site(site).trust.load(Relaxed) < TRUSTED {
+            Watch::Pieces
+        } else {
+            Watch::Timed
+        }
     }
 
     /// Keeps a sampled estimate. At a known site it may at most double the
@@ -778,9 +831,10 @@ impl Par<'_> {
     }
 
     /// A watched inline run went past the budget having seen `seen_ps` per
-    /// item; gives the cost to size the rest's chunks by. After `STRIKES` such
-    /// runs in a row the seen cost replaces the estimate outright, so the next
-    /// call goes parallel at once.
+    /// item; gives the cost to size the rest's chunks by. The site's runs are
+    /// watched in pieces from now on, and after `STRIKES` such runs in a row
+    /// the seen cost replaces the estimate outright, so the next call goes
+    /// parallel at once.
     fn ran_past_budget(&self, site: &'static Location<'static>, seen_ps: u64) -> u64 {
         let slot = self.site(site);
         slot.trust.store(0, Relaxed);
@@ -803,12 +857,17 @@ impl Pool {
     ///
     /// [`TaskError::Closed`] when the probe task was refused: the pool was
     /// shut down (and is marked so from now on).
+    #[inline]
     fn task_overhead_ns(&self) -> Result<u64, TaskError> {
-        let state = self.par_state();
-        let known = state.overhead_ns.load(Relaxed);
-        if known != 0 {
-            return Ok(known);
+        match self.par_state().overhead_ns.load(Relaxed) {
+            0 => self.measure_task_overhead(),
+            known => Ok(known),
         }
+    }
+
+    #[cold]
+    fn measure_task_overhead(&self) -> Result<u64, TaskError> {
+        let state = self.par_state();
         let start = Instant::now();
         let measured = self.submit(|| ()).wait().is_ok();
         let ns = nanos(start.elapsed()).max(1);

@@ -440,8 +440,9 @@ fn a_trusted_call_site_that_turns_heavy_is_caught_within_a_spot_check_period() {
         .position(|_| distinct(trusted_site(&pool, 8, true)) > 1)
         .expect("no heavy call was ever spread over the pool");
     assert!(caught < 32, "the stale estimate held for {caught} calls");
-    // The second watched run in a row past the budget replaces the estimate,
-    // so the call after it goes parallel without running an item inline.
+    // Two runs in a row past the budget (the spot check, or a first watched
+    // run, and the one caught) replace the estimate: from the next call at
+    // the latest, calls go parallel without running an item inline.
     assert!(distinct(trusted_site(&pool, 8, true)) > 1);
     let before = pool.stats();
     let ids = trusted_site(&pool, 8, true);
