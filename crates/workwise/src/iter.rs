@@ -13,8 +13,8 @@
 //!    I/O items run one per task while tiny items are batched instead of
 //!    paying a task each.
 //! 2. A chunk is bounded by time as well as count: it reads the clock every
-//!    few items (every item once items take over a µs; at most every 4 on
-//!    an I/O pool, 64 on others) and stops taking items once it has run for
+//!    few items (every item once items take over 2 µs; at most every 4 on
+//!    an I/O pool, 256 on others) and stops taking items once it has run for
 //!    ~400 µs. It hands its untouched items back; the iterator cuts them into
 //!    chunks at the new pace (into no more chunks than it keeps in flight)
 //!    and submits them at once, ahead of new input, so idle workers take
@@ -51,12 +51,12 @@ const MAX_CHUNK: usize = 4096;
 /// A chunk that has run this long hands its untouched items back.
 const CHUNK_BUDGET: Duration = Duration::from_micros(400);
 /// Work between two clock reads inside a chunk, when items are cheap.
-const CHECK_EVERY: Duration = Duration::from_micros(1);
+const CHECK_EVERY: Duration = Duration::from_micros(2);
 /// The most items between two clock reads inside a chunk: few on an I/O
 /// pool, where an item may start waiting at any time, more elsewhere, where a
 /// clock read (~25 ns) would cost more than a cheap item.
 const IO_MAX_STRIDE: usize = 4;
-const MAX_STRIDE: usize = 64;
+const MAX_STRIDE: usize = 256;
 
 /// What a chunk task gives back.
 struct Ran<T, R> {
