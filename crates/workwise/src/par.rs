@@ -55,6 +55,11 @@ const SAMPLE_TARGET: Duration = Duration::from_micros(2);
 const MIN_CHUNK_TIME_NS: u64 = 50_000;
 const CHUNKS_PER_WORKER: usize = 4;
 const INLINE_BELOW_OVERHEADS: u64 = 4;
+/// The most a measured task round trip is taken to be. A cold round trip
+/// takes tens of µs; one measured at over a millisecond was a probe whose
+/// worker was not scheduled, and kept as it is it would let every inline
+/// run take four times that before it hands work to the pool.
+const MAX_OVERHEAD_NS: u64 = 1_000_000;
 /// Watched inline runs in a row that keep to a call site's estimate before
 /// its inline runs go unwatched (but for spot checks).
 const TRUSTED: u32 = 4;
@@ -851,7 +856,7 @@ impl Par<'_> {
 
 impl Pool {
     /// A cold task round trip on this pool (submit a no-op, wait for it),
-    /// measured on first use and kept.
+    /// measured on first use and kept, at most `MAX_OVERHEAD_NS`.
     ///
     /// # Errors
     ///
@@ -870,7 +875,7 @@ impl Pool {
         let state = self.par_state();
         let start = Instant::now();
         let measured = self.submit(|| ()).wait().is_ok();
-        let ns = nanos(start.elapsed()).max(1);
+        let ns = nanos(start.elapsed()).clamp(1, MAX_OVERHEAD_NS);
         if !measured {
             state.close();
             return Err(TaskError::Closed);
