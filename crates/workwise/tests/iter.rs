@@ -220,3 +220,20 @@ fn as_completed_over_handles_from_a_shut_down_pool_yields_closed_for_each() {
         0
     );
 }
+
+#[test]
+fn map_iterators_can_move_to_another_thread() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let pool = Pool::io().build().unwrap();
+    let ordered = pool.map(0..10u32, |x| x + 1);
+    let unordered = pool.map_unordered(vec![String::from("a")], |s| s.len());
+    send_sync(&ordered);
+    send_sync(&unordered);
+    let total: u32 = thread::scope(|s| {
+        s.spawn(move || ordered.map(Result::unwrap).sum())
+            .join()
+            .unwrap()
+    });
+    assert_eq!(total, 55);
+    assert_eq!(unordered.map(Result::unwrap).sum::<usize>(), 1);
+}
