@@ -10,7 +10,8 @@
 //!    input has run: that gives the time per item. The estimate is kept per
 //!    pool and call site, so later calls decide without reading a clock.
 //! 2. If the remaining work is under four times the pool's measured cost of
-//!    one cold task round trip (the *inline budget*), it runs inline: a pool
+//!    one cold task round trip, taken as at most 1 ms (the *inline budget*),
+//!    it runs inline: a pool
 //!    would cost more than it gives. Otherwise it is cut into chunks of at
 //!    least ~50 µs of work, and at least four chunks per worker when the input
 //!    allows, so that a slow core does not hold up the rest.
@@ -22,10 +23,10 @@
 //!    to its estimate. After that the site is trusted: its inline runs read
 //!    no clock (a clock read costs about as much as a tiny input's whole
 //!    run), except one in 32 and each resample, which time the whole run and,
-//!    if it went past the budget, make the site watched again. Two watched
-//!    runs in a row past the budget replace the estimate with the cost they
-//!    saw, so the next call goes parallel at once; a sample over twice the
-//!    estimate makes the site watched again too.
+//!    if it went past the budget, make the site watched again. Two runs in a
+//!    row past the budget (watched or timed) replace the estimate with the
+//!    cost they saw, so the next call goes parallel at once; a sample over
+//!    twice the estimate makes the site watched again too.
 //!
 //!    So a call site first seen with cheap items and then given heavy ones
 //!    runs one item plus at most the budget of each of the next two calls on
