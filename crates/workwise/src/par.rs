@@ -10,14 +10,41 @@
 //!    input has run: that gives the time per item. The estimate is kept per
 //!    pool and call site, so later calls decide without reading a clock.
 //! 2. If the remaining work is under four times the pool's measured cost of
-//!    one cold task round trip, it runs inline: a pool would cost more than it
-//!    gives. Otherwise it is cut into chunks of at least ~50 µs of work, and
-//!    at least four chunks per worker when the input allows, so that a slow
-//!    core does not hold up the rest.
-//! 3. `with_chunk_size(n)` skips both: chunks of `n` items, in parallel.
+//!    one cold task round trip, taken as at most 1 ms (the *inline budget*),
+//!    it runs inline: a pool
+//!    would cost more than it gives. Otherwise it is cut into chunks of at
+//!    least ~50 µs of work, and at least four chunks per worker when the input
+//!    allows, so that a slow core does not hold up the rest.
+//! 3. A *watched* inline run does not trust the estimate: it runs one item,
+//!    reads the clock, and goes on in growing pieces only while the pace it
+//!    sees fits the budget. Once it has run past the budget it stops and
+//!    hands the untouched items to the pool, cut as in 2 by the cost it saw.
+//!    Inline runs at a call site are watched until four in a row have kept
+//!    to its estimate. After that the site is trusted: its inline runs read
+//!    no clock (a clock read costs about as much as a tiny input's whole
+//!    run), except one in 32 and each resample, which time the whole run and,
+//!    if it went past the budget, make the site watched again. Two runs in a
+//!    row past the budget (watched or timed) replace the estimate with the
+//!    cost they saw, so the next call goes parallel at once; a sample over
+//!    twice the estimate makes the site watched again too.
+//!
+//!    So a call site first seen with cheap items and then given heavy ones
+//!    runs one item plus at most the budget of each of the next two calls on
+//!    the calling thread, then goes parallel. A site trusted after many
+//!    cheap calls that turns heavy runs inline until its next spot check
+//!    (at most 32 calls later), and is then handled the same way.
+//! 4. `with_chunk_size(n)` skips 1 to 3: chunks of `n` items, in parallel.
+//!
+//! # A shut-down pool
+//!
+//! Every entry point (`par_map`, `par_map_results`, `map_reduce`,
+//! `for_each`, with or without `with_chunk_size`) refuses work on a pool that
+//! was shut down, as [`Pool::submit`] does: [`TaskError::Closed`], for every
+//! item in the case of `par_map_results`, and no item runs, even when the
+//! input is small enough to have run inline.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 use crate::pool::task::catch;
@@ -29,6 +56,19 @@ const SAMPLE_TARGET: Duration = Duration::from_micros(2);
 const MIN_CHUNK_TIME_NS: u64 = 50_000;
 const CHUNKS_PER_WORKER: usize = 4;
 const INLINE_BELOW_OVERHEADS: u64 = 4;
+/// The most a measured task round trip is taken to be. A cold round trip
+/// takes tens of µs; one measured at over a millisecond was a probe whose
+/// worker was not scheduled, and kept as it is it would let every inline
+/// run take four times that before it hands work to the pool.
+const MAX_OVERHEAD_NS: u64 = 1_000_000;
+/// Watched inline runs in a row that keep to a call site's estimate before
+/// its inline runs go unwatched (but for spot checks).
+const TRUSTED: u32 = 4;
+/// At a trusted call site, one inline run in this many is still watched.
+const SPOT_CHECK_EVERY: u32 = 32;
+/// Watched runs in a row past the budget before the cost they saw replaces
+/// the estimate outright (one alone may be a preempted thread).
+const STRIKES: u32 = 2;
 
 /// What [`Pool::par_map`] and friends accept: `&[T]`, `&Vec<T>` and
 /// `&[T; N]` (the items are borrowed), and `Vec<T>` (the items are moved).
@@ -136,12 +176,36 @@ impl<T: Send> ParSource for Vec<T> {
     }
 }
 
-/// One call site's learned cost per item.
+/// One call site's learned cost per item, and how far it is trusted.
 #[derive(Debug, Default)]
 struct Site {
     key: AtomicUsize,
     cost_ps: AtomicU64,
     calls: AtomicU32,
+    /// Watched inline runs in a row that kept to the estimate, up to
+    /// `TRUSTED`.
+    trust: AtomicU32,
+    /// Watched inline runs in a row that ran past the budget.
+    strikes: AtomicU32,
+}
+
+/// What a call site knows before a call.
+struct Estimate {
+    cost_ps: u64,
+    /// How an inline run reads the clock.
+    watch: Watch,
+}
+
+/// How an inline run reads the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Not at all: a trusted call site.
+    Off,
+    /// Before and after the run, which goes in one piece: a spot check at a
+    /// trusted site. Over the budget, the site is watched from the next call.
+    Timed,
+    /// After each piece, to stop and hand the rest over once past the budget.
+    Pieces,
 }
 
 /// Per-pool state of the inline-or-parallel decision.
@@ -149,6 +213,8 @@ struct Site {
 pub(crate) struct ParState {
     /// A cold task round trip on this pool, in ns; 0 until measured.
     overhead_ns: AtomicU64,
+    /// Set once the pool is known to be shut down.
+    closed: AtomicBool,
     sites: [Site; SITES],
     pub(crate) inline_runs: AtomicU64,
     pub(crate) parallel_runs: AtomicU64,
@@ -158,10 +224,24 @@ impl ParState {
     pub(crate) fn new() -> Self {
         ParState {
             overhead_ns: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             sites: std::array::from_fn(|_| Site::default()),
             inline_runs: AtomicU64::new(0),
             parallel_runs: AtomicU64::new(0),
         }
+    }
+
+    /// Marks the pool shut down: every later data-parallel call on it gives
+    /// [`TaskError::Closed`] without running an item. Called here when a
+    /// probe or chunk task is refused; the pool's close must call it too, or
+    /// a call decided inline from cached estimates (which submits nothing)
+    /// would not see the shutdown.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, SeqCst);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
     }
 }
 
@@ -244,6 +324,11 @@ impl Pool {
     /// runs, but their results are dropped: use
     /// [`par_map_results`](Pool::par_map_results) to keep them.
     ///
+    /// [`TaskError::Closed`] if the pool was shut down, whatever the input's
+    /// size: no item runs (as with [`submit`](Pool::submit); see the
+    /// [module docs](crate::Par)). The same holds for every data-parallel
+    /// method, with or without [`with_chunk_size`](Pool::with_chunk_size).
+    ///
     /// # Cost
     ///
     /// Bench rows `cpu.par_map.heavy` and `cpu.par_map.tiny`.
@@ -258,7 +343,8 @@ impl Pool {
     }
 
     /// Like [`par_map`](Pool::par_map), but every item gets its own result,
-    /// so one panic loses nothing else.
+    /// so one panic loses nothing else. On a shut-down pool every item's
+    /// result is [`TaskError::Closed`] and none runs.
     ///
     /// # Examples
     ///
@@ -299,7 +385,8 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// [`TaskError::Panicked`] naming the item if `map` or `reduce` panics.
+    /// [`TaskError::Panicked`] naming the item if `map` or `reduce` panics;
+    /// [`TaskError::Closed`] if the pool was shut down (no item runs).
     ///
     /// # Cost
     ///
@@ -338,7 +425,8 @@ impl Pool {
     /// # Errors
     ///
     /// [`TaskError::Panicked`] naming the item if `f` panics; the other items
-    /// still run.
+    /// still run. [`TaskError::Closed`] if the pool was shut down (no item
+    /// runs).
     #[track_caller]
     pub fn for_each<S, F>(&self, items: S, f: F) -> Result<(), TaskError>
     where
@@ -371,14 +459,19 @@ impl Par<'_> {
         R: Send,
     {
         let site = Location::caller();
+        let source = items.into_par_source();
+        let n = source.len();
         let mut out: Vec<R> = Vec::new();
         let mut first_err: Option<ItemPanic> = None;
         self.drive(
             site,
-            items.into_par_source(),
+            source,
             |offset, chunk| {
                 let items = chunk.into_iter();
-                let mut part = Vec::with_capacity(items.size_hint().0);
+                // The first chunk becomes the output and the others are
+                // appended to it, so it has room for them all.
+                let room = if offset == 0 { n } else { items.size_hint().0 };
+                let mut part = Vec::with_capacity(room);
                 // On a panic `extend` leaves `part` holding the items done,
                 // so its length is the failing item's position.
                 match catch(|| part.extend(items.map(&f))) {
@@ -400,7 +493,8 @@ impl Par<'_> {
         }
     }
 
-    /// [`Pool::par_map_results`] with these options.
+    /// [`Pool::par_map_results`] with these options; on a shut-down pool
+    /// every item's result is [`TaskError::Closed`].
     ///
     /// # Examples
     ///
@@ -551,7 +645,8 @@ impl Par<'_> {
     ///
     /// # Errors
     ///
-    /// [`TaskError::Closed`] if the pool was shut down under a parallel run.
+    /// [`TaskError::Closed`] if the pool was shut down, before or under the
+    /// run; then no item runs, or (under a parallel run) some did.
     fn drive<S, C, G>(
         &self,
         site: &'static Location<'static>,
@@ -566,37 +661,77 @@ impl Par<'_> {
     {
         let pool = self.pool;
         let state = pool.par_state();
-        let n = source.len();
+        if state.is_closed() {
+            return Err(TaskError::Closed);
+        }
         let workers = pool.max_workers();
         // Outputs of pieces run inline, taken from the tail: last piece first.
         let mut tail_out: Vec<C> = Vec::new();
         let chunk = match self.chunk_size {
             Some(size) => size,
             None => {
-                let cost_ps = match self.known_cost(site) {
-                    Some(c) => c,
+                // With one worker the pool cannot share the work, so nothing
+                // is measured (and no probe task waits behind a busy worker).
+                let budget_ns = if workers < 2 {
+                    None
+                } else {
+                    Some(
+                        pool.task_overhead_ns()?
+                            .saturating_mul(INLINE_BELOW_OVERHEADS),
+                    )
+                };
+                let Estimate { cost_ps, watch } = match self.known_cost(site) {
+                    Some(known) => known,
                     None => {
+                        let n = source.len();
                         let (cost, out) = sample(&mut source, n, &g);
                         tail_out = out;
                         self.remember(site, cost);
-                        cost
+                        Estimate {
+                            cost_ps: cost,
+                            watch: self.spot_check_or_pieces(site),
+                        }
                     }
                 };
                 let rest = source.len() as u64;
                 let work_ns = cost_ps.saturating_mul(rest) / 1000;
-                if workers < 2
-                    || rest == 0
-                    || work_ns < INLINE_BELOW_OVERHEADS * pool.task_overhead_ns()
-                {
-                    state.inline_runs.fetch_add(1, Relaxed);
-                    if rest > 0 {
-                        sink(g(0, source.into_chunk()));
+                let cost_ps = match budget_ns {
+                    Some(budget) if rest > 0 && work_ns >= budget => cost_ps,
+                    Some(budget) if watch == Watch::Pieces => {
+                        match run_inline(&mut source, &g, &mut tail_out, &mut sink, Some(budget)) {
+                            None => {
+                                state.inline_runs.fetch_add(1, Relaxed);
+                                self.kept_to_budget(site);
+                                return Ok(());
+                            }
+                            Some(seen_ps) => self.ran_past_budget(site, seen_ps),
+                        }
                     }
-                    tail_out.into_iter().rev().for_each(sink);
-                    return Ok(());
-                }
+                    Some(budget) if watch == Watch::Timed => {
+                        let n = source.len() as u64;
+                        let start = Instant::now();
+                        run_inline(&mut source, &g, &mut tail_out, &mut sink, None);
+                        let took = nanos(start.elapsed());
+                        state.inline_runs.fetch_add(1, Relaxed);
+                        if took >= budget {
+                            self.ran_past_budget(site, took.saturating_mul(1000) / n.max(1));
+                        }
+                        return Ok(());
+                    }
+                    _ => {
+                        // The common case of a trusted site, kept free of
+                        // clock reads and calls.
+                        state.inline_runs.fetch_add(1, Relaxed);
+                        if rest > 0 {
+                            sink(g(0, source.into_chunk()));
+                        }
+                        tail_out.into_iter().rev().for_each(sink);
+                        return Ok(());
+                    }
+                };
+                let rest = source.len();
                 let by_time = (MIN_CHUNK_TIME_NS * 1000 / cost_ps.max(1)).max(1) as usize;
-                let by_balance = (rest as usize).div_ceil(workers * CHUNKS_PER_WORKER);
+                let by_balance = rest.div_ceil(workers * CHUNKS_PER_WORKER);
                 by_time.max(by_balance)
             }
         };
@@ -620,6 +755,7 @@ impl Par<'_> {
         // A chunk task cannot panic (`g` catches), so an empty slot is a task
         // the pool refused or cancelled: it was shut down.
         if slots.iter().any(Option::is_none) {
+            state.close();
             return Err(TaskError::Closed);
         }
         slots.into_iter().flatten().for_each(&mut sink);
@@ -627,53 +763,194 @@ impl Par<'_> {
         Ok(())
     }
 
-    fn known_cost(&self, site: &'static Location<'static>) -> Option<u64> {
-        let slot = &self.pool.par_state().sites[site_index(site)];
+    fn site(&self, site: &'static Location<'static>) -> &Site {
+        &self.pool.par_state().sites[site_index(site)]
+    }
+
+    /// The call site's estimate, or `None` when it must be sampled: a new
+    /// site, or every `RESAMPLE_EVERY`th call.
+    fn known_cost(&self, site: &'static Location<'static>) -> Option<Estimate> {
+        let slot = self.site(site);
         if slot.key.load(Relaxed) != site_key(site) {
             return None;
         }
-        // A plain load and store: a lost count under a race only shifts when
-        // the next resample comes, and it keeps a locked write off the path.
+        // Plain loads and stores: a lost count under a race only shifts when
+        // the next resample or spot check comes, and it keeps locked writes
+        // off the path.
         let calls = slot.calls.load(Relaxed).wrapping_add(1);
         slot.calls.store(calls, Relaxed);
-        (calls % RESAMPLE_EVERY != 0).then(|| slot.cost_ps.load(Relaxed))
+        if calls % RESAMPLE_EVERY == 0 {
+            return None;
+        }
+        let watch = if slot.trust.load(Relaxed) < TRUSTED {
+            Watch::Pieces
+        } else if calls % SPOT_CHECK_EVERY == 0 {
+            Watch::Timed
+        } else {
+            Watch::Off
+        };
+        Some(Estimate {
+            cost_ps: slot.cost_ps.load(Relaxed),
+            watch,
+        })
     }
 
-    /// Keeps a new estimate; at a known site it may at most double the old
-    /// one, so one sample slowed by preemption cannot flip the decision.
-    fn remember(&self, site: &'static Location<'static>, cost_ps: u64) {
-        let slot = &self.pool.par_state().sites[site_index(site)];
-        let cost_ps = if slot.key.load(Relaxed) == site_key(site) {
-            cost_ps.min(slot.cost_ps.load(Relaxed).saturating_mul(2))
+    /// How a call that just sampled watches its inline run: a spot check at
+    /// a trusted site, pieces otherwise.
+    fn spot_check_or_pieces(&self, site: &'static Location<'static>) -> Watch {
+        if self.site(site).trust.load(Relaxed) < TRUSTED {
+            Watch::Pieces
         } else {
+            Watch::Timed
+        }
+    }
+
+    /// Keeps a sampled estimate. At a known site it may at most double the
+    /// old one, so one sample slowed by preemption cannot flip the decision;
+    /// a sample over twice the old estimate makes the site's inline runs
+    /// watched again.
+    fn remember(&self, site: &'static Location<'static>, cost_ps: u64) {
+        let slot = self.site(site);
+        let cost_ps = if slot.key.load(Relaxed) == site_key(site) {
+            let old = slot.cost_ps.load(Relaxed).saturating_mul(2);
+            if cost_ps > old {
+                slot.trust.store(0, Relaxed);
+            }
+            cost_ps.min(old)
+        } else {
+            slot.trust.store(0, Relaxed);
+            slot.strikes.store(0, Relaxed);
             cost_ps
         };
         slot.cost_ps.store(cost_ps, Relaxed);
         slot.key.store(site_key(site), Relaxed);
     }
+
+    /// A watched inline run finished within the budget.
+    fn kept_to_budget(&self, site: &'static Location<'static>) {
+        let slot = self.site(site);
+        let trust = slot.trust.load(Relaxed);
+        if trust < TRUSTED {
+            slot.trust.store(trust + 1, Relaxed);
+        }
+        slot.strikes.store(0, Relaxed);
+    }
+
+    /// A watched inline run went past the budget having seen `seen_ps` per
+    /// item; gives the cost to size the rest's chunks by. The site's runs are
+    /// watched in pieces from now on, and after `STRIKES` such runs in a row
+    /// the seen cost replaces the estimate outright, so the next call goes
+    /// parallel at once.
+    fn ran_past_budget(&self, site: &'static Location<'static>, seen_ps: u64) -> u64 {
+        let slot = self.site(site);
+        slot.trust.store(0, Relaxed);
+        let strikes = slot.strikes.load(Relaxed) + 1;
+        if strikes >= STRIKES {
+            slot.cost_ps.store(seen_ps, Relaxed);
+            slot.strikes.store(0, Relaxed);
+        } else {
+            slot.strikes.store(strikes, Relaxed);
+        }
+        seen_ps
+    }
 }
 
 impl Pool {
     /// A cold task round trip on this pool (submit a no-op, wait for it),
-    /// measured on first use and kept.
-    fn task_overhead_ns(&self) -> u64 {
-        let state = self.par_state();
-        let known = state.overhead_ns.load(Relaxed);
-        if known != 0 {
-            return known;
+    /// measured on first use and kept, at most `MAX_OVERHEAD_NS`.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Closed`] when the probe task was refused: the pool was
+    /// shut down (and is marked so from now on).
+    #[inline]
+    fn task_overhead_ns(&self) -> Result<u64, TaskError> {
+        match self.par_state().overhead_ns.load(Relaxed) {
+            0 => self.measure_task_overhead(),
+            known => Ok(known),
         }
+    }
+
+    #[cold]
+    fn measure_task_overhead(&self) -> Result<u64, TaskError> {
+        let state = self.par_state();
         let start = Instant::now();
         let measured = self.submit(|| ()).wait().is_ok();
-        let ns = u64::try_from(start.elapsed().as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let ns = nanos(start.elapsed()).clamp(1, MAX_OVERHEAD_NS);
         if !measured {
-            // A closed pool: nothing was measured, and nothing will run on it.
-            return u64::MAX / INLINE_BELOW_OVERHEADS;
+            state.close();
+            return Err(TaskError::Closed);
         }
         state.overhead_ns.store(ns, Relaxed);
-        ns
+        Ok(ns)
     }
+}
+
+/// Runs `source` on the calling thread, in pieces taken from its tail, and
+/// hands their outputs to `sink` in input order, followed by those already
+/// in `tail_out`; returns `None` when it has run everything.
+///
+/// Without a budget (the pool cannot share the work) it is one piece. With
+/// one, the first piece is a single item and the clock is read after each
+/// piece: while the pace seen so far says the rest fits in half of what is
+/// left of the budget, the rest goes in one piece; otherwise the next piece
+/// doubles the count run so far. Once the run has taken `budget_ns` it stops,
+/// leaves the untouched items in `source`, appends the outputs it made to
+/// `tail_out` (last piece first) and returns the cost per item it saw, in
+/// picoseconds.
+fn run_inline<S, C, G>(
+    source: &mut S,
+    g: &G,
+    tail_out: &mut Vec<C>,
+    sink: &mut impl FnMut(C),
+    budget_ns: Option<u64>,
+) -> Option<u64>
+where
+    S: ParSource,
+    G: Fn(usize, S::Chunk) -> C,
+{
+    let Some(budget_ns) = budget_ns.filter(|_| source.len() > 1) else {
+        let n = source.len();
+        if n > 0 {
+            sink(g(0, source.split_tail(n)));
+        }
+        std::mem::take(tail_out).into_iter().rev().for_each(sink);
+        return None;
+    };
+    let start = Instant::now();
+    let first = g(source.len() - 1, source.split_tail(1));
+    let mut done = 1u64;
+    // Pieces after the first, nearer the head each time.
+    let mut later: Vec<C> = Vec::new();
+    loop {
+        if !source.is_empty() {
+            let elapsed = nanos(start.elapsed());
+            if elapsed >= budget_ns {
+                tail_out.push(first);
+                tail_out.extend(later);
+                return Some((elapsed.saturating_mul(1000) / done).max(1));
+            }
+            let rest = source.len();
+            let k = if elapsed.saturating_mul(rest as u64) / done <= (budget_ns - elapsed) / 2 {
+                rest
+            } else {
+                (done as usize).min(rest)
+            };
+            later.push(g(rest - k, source.split_tail(k)));
+            done += k as u64;
+            if !source.is_empty() {
+                continue;
+            }
+        }
+        later.into_iter().rev().for_each(&mut *sink);
+        sink(first);
+        std::mem::take(tail_out).into_iter().rev().for_each(sink);
+        return None;
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Appends a chunk's results; the first chunk is moved, not copied.

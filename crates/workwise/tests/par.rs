@@ -231,14 +231,240 @@ fn borrowed_results_are_allowed() {
     assert_eq!(firsts, ["a", "b"]);
 }
 
-#[test]
-fn a_shut_down_pool_refuses_forced_chunks_and_runs_small_work_inline() {
-    let pool = Pool::cpu().build().unwrap();
-    pool.shutdown();
-    let items: Vec<u8> = (0..50).collect();
-    assert_eq!(
-        pool.with_chunk_size(10).par_map(&items, |x| *x),
-        Err(TaskError::Closed)
+/// 40 ms of busy work for a non-zero item, nothing for zero; gives the thread
+/// that ran it.
+fn heavy_or_nothing(x: u64) -> std::thread::ThreadId {
+    if x > 0 {
+        spin(Duration::from_millis(40));
+    }
+    std::thread::current().id()
+}
+
+fn distinct(ids: impl IntoIterator<Item = std::thread::ThreadId>) -> usize {
+    ids.into_iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// Runs `call` on cheap items, then (same call site) on eight heavy ones,
+/// and checks that the heavy ones did not all run on one thread and that the
+/// pool counted a parallel run.
+fn cheap_then_heavy(call: impl Fn(&Pool, &[u64]) -> Vec<std::thread::ThreadId>) {
+    let pool = Pool::cpu().max_workers(2).build().unwrap();
+    // Cheap calls until one runs inline: a sample of one item that was
+    // preempted can make the first look heavy, until the next resample.
+    let cheap_inline = (0..200).any(|_| {
+        let before = pool.stats().inline_runs;
+        call(&pool, &[0; 10]);
+        pool.stats().inline_runs > before
+    });
+    assert!(
+        cheap_inline,
+        "cheap calls never ran inline: {:?}",
+        pool.stats()
     );
-    assert_eq!(pool.par_map(&items, |x| *x).unwrap(), items);
+    let before = pool.stats();
+    let ids = call(&pool, &[1; 8]);
+    assert_eq!(ids.len(), 8);
+    let after = pool.stats();
+    assert!(
+        distinct(ids) > 1,
+        "the heavy items all ran on one thread: {after:?}"
+    );
+    assert_eq!(
+        after.parallel_runs - before.parallel_runs,
+        1,
+        "handed to the pool: {after:?}"
+    );
+    assert!(after.completed > before.completed, "{after:?}");
+}
+
+#[test]
+fn par_map_hands_heavy_items_to_the_pool_after_cheap_ones_at_the_same_site() {
+    cheap_then_heavy(|pool, items| pool.par_map(items, |&x| heavy_or_nothing(x)).unwrap());
+}
+
+#[test]
+fn par_map_results_hands_heavy_items_to_the_pool_after_cheap_ones_at_the_same_site() {
+    cheap_then_heavy(|pool, items| {
+        pool.par_map_results(items, |&x| heavy_or_nothing(x))
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    });
+}
+
+#[test]
+fn map_reduce_hands_heavy_items_to_the_pool_after_cheap_ones_at_the_same_site() {
+    cheap_then_heavy(|pool, items| {
+        pool.map_reduce(
+            items,
+            |&x| vec![heavy_or_nothing(x)],
+            Vec::new(),
+            |mut a, b| {
+                a.extend(b);
+                a
+            },
+        )
+        .unwrap()
+    });
+}
+
+#[test]
+fn for_each_hands_heavy_items_to_the_pool_after_cheap_ones_at_the_same_site() {
+    cheap_then_heavy(|pool, items| {
+        let ids = std::sync::Mutex::new(Vec::new());
+        pool.for_each(items, |&x| ids.lock().unwrap().push(heavy_or_nothing(x)))
+            .unwrap();
+        ids.into_inner().unwrap()
+    });
+}
+
+/// Every data-parallel entry point on `pool` over `n` items, each counting
+/// the items it ran into `ran`; gives each entry point's name and whether it
+/// said Closed. The first six decide inline or parallel by themselves; the
+/// last four are forced parallel.
+fn every_entry_point(pool: &Pool, n: u64, ran: &AtomicUsize) -> Vec<(&'static str, bool)> {
+    let items: Vec<u64> = (0..n).collect();
+    let f = |x: &u64| {
+        ran.fetch_add(1, Ordering::Relaxed);
+        *x
+    };
+    let closed = |r: Result<(), TaskError>| r == Err(TaskError::Closed);
+    let all_closed =
+        |v: Vec<Result<u64, TaskError>>| v.iter().all(|r| *r == Err(TaskError::Closed));
+    let mut out = vec![
+        ("par_map", closed(pool.par_map(&items, f).map(drop))),
+        (
+            "par_map owned",
+            closed(pool.par_map(items.clone(), |x| f(&x)).map(drop)),
+        ),
+        (
+            "par_map empty",
+            closed(pool.par_map(Vec::<u64>::new(), |x| x).map(drop)),
+        ),
+        (
+            "par_map_results",
+            all_closed(pool.par_map_results(&items, f)),
+        ),
+        (
+            "map_reduce",
+            closed(pool.map_reduce(&items, f, 0, |a, b| a + b).map(drop)),
+        ),
+        (
+            "for_each",
+            closed(pool.for_each(&items, |x| {
+                f(x);
+            })),
+        ),
+    ];
+    let par = pool.with_chunk_size(7);
+    out.extend([
+        ("chunked par_map", closed(par.par_map(&items, f).map(drop))),
+        (
+            "chunked par_map_results",
+            all_closed(par.par_map_results(&items, f)),
+        ),
+        (
+            "chunked map_reduce",
+            closed(par.map_reduce(&items, f, 0, |a, b| a + b).map(drop)),
+        ),
+        (
+            "chunked for_each",
+            closed(par.for_each(&items, |x| {
+                f(x);
+            })),
+        ),
+    ]);
+    out
+}
+
+#[test]
+fn every_entry_point_refuses_work_on_a_pool_shut_down_before_first_use() {
+    let pool = Pool::cpu().max_workers(2).build().unwrap();
+    pool.shutdown();
+    let ran = AtomicUsize::new(0);
+    for n in [3, 5000] {
+        for (name, closed) in every_entry_point(&pool, n, &ran) {
+            assert!(closed, "{name} over {n} items did not give Closed");
+        }
+    }
+    assert_eq!(ran.into_inner(), 0, "no item ran on the shut-down pool");
+}
+
+#[test]
+fn every_entry_point_refuses_work_on_a_pool_shut_down_after_use() {
+    let pool = Pool::cpu().max_workers(2).build().unwrap();
+    let ran = AtomicUsize::new(0);
+    // Warm every call site up on three trivial items, until the six that
+    // decide for themselves run inline from their cached estimates.
+    for _ in 0..3 {
+        let before = pool.stats();
+        for (name, closed) in every_entry_point(&pool, 3, &ran) {
+            assert!(!closed, "{name} gave Closed on an open pool");
+        }
+        let after = pool.stats();
+        assert_eq!(after.inline_runs - before.inline_runs, 6, "{after:?}");
+        assert_eq!(after.parallel_runs - before.parallel_runs, 4, "{after:?}");
+    }
+    pool.shutdown();
+    ran.store(0, Ordering::Relaxed);
+    for (name, closed) in every_entry_point(&pool, 3, &ran) {
+        assert!(closed, "{name} did not give Closed");
+    }
+    assert_eq!(ran.into_inner(), 0, "no item ran on the shut-down pool");
+}
+
+#[test]
+fn every_entry_point_refuses_work_on_a_shut_down_single_worker_pool() {
+    // One worker: the pool can never share the work, so no probe task is
+    // ever submitted, and only the pool itself can say it was shut down.
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    pool.shutdown();
+    let ran = AtomicUsize::new(0);
+    for (name, closed) in every_entry_point(&pool, 3, &ran) {
+        assert!(closed, "{name} did not give Closed");
+    }
+    assert_eq!(ran.into_inner(), 0, "no item ran on the shut-down pool");
+}
+
+/// One call site: `n` items of 10 ms busy work when `heavy` (over any
+/// plausible inline budget), nothing otherwise; gives the threads that ran
+/// them.
+fn trusted_site(pool: &Pool, n: usize, heavy: bool) -> Vec<std::thread::ThreadId> {
+    let items = vec![u64::from(heavy); n];
+    pool.par_map(&items, |&x| {
+        if x > 0 {
+            spin(Duration::from_millis(10));
+        }
+        std::thread::current().id()
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_trusted_call_site_that_turns_heavy_is_caught_within_a_spot_check_period() {
+    let pool = Pool::cpu().max_workers(2).build().unwrap();
+    // Enough cheap calls for the site's estimate to be trusted (unwatched).
+    for _ in 0..10 {
+        trusted_site(&pool, 10, false);
+    }
+    // Whether some item ran on a pool worker rather than the calling thread
+    // (how many workers took part depends on the scheduler).
+    let on_pool =
+        |ids: Vec<std::thread::ThreadId>| ids.iter().any(|&t| t != std::thread::current().id());
+    let caught = (0..40)
+        .position(|_| on_pool(trusted_site(&pool, 4, true)))
+        .expect("no heavy call ever went to the pool");
+    assert!(caught < 32, "the stale estimate held for {caught} calls");
+    // Two runs in a row past the budget (the spot check, or a first watched
+    // run, and the one caught) replace the estimate: from the next call at
+    // the latest, calls go parallel without running an item inline.
+    assert!(on_pool(trusted_site(&pool, 4, true)));
+    let before = pool.stats();
+    let ids = trusted_site(&pool, 4, true);
+    let after = pool.stats();
+    assert!(!ids.contains(&std::thread::current().id()), "{after:?}");
+    assert_eq!(after.parallel_runs - before.parallel_runs, 1, "{after:?}");
+    assert_eq!(after.inline_runs, before.inline_runs, "{after:?}");
 }

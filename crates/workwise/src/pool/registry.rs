@@ -398,6 +398,8 @@ impl Registry {
             self.cancel_rest.store(true, SeqCst);
         }
         self.capacity.close();
+        // `par` decides from cached estimates without submitting; tell it.
+        self.par.close();
         self.sleep.wake_all();
     }
 
