@@ -529,25 +529,19 @@ fn a_hint_with_jitter_is_still_a_floor() {
 }
 
 #[test]
-fn an_absurd_hint_cannot_overflow_the_clock() {
-    // On the real clock: the budget check comes before any sleep.
-    let retry = Retry::fixed(ms(1))
-        .max_elapsed(secs(1))
-        .retry_after(|_: &()| Some(Duration::MAX))
-        .build()
-        .unwrap();
-    let err = retry.call(|| Err::<(), _>(())).unwrap_err();
-    assert_eq!((err.reason, err.attempts), (GaveUp::Elapsed, 1));
-    // Without a budget the wait is long, but finite.
-    let (r, waits) = run_auto(
-        Retry::fixed(ms(1))
-            .max_attempts(2)
-            .retry_after(|_: &()| Some(Duration::MAX)),
-        vec![()],
-    );
-    assert_eq!(r, Ok(2));
-    let years = waits[0].as_secs() / (365 * 24 * 60 * 60);
-    assert!((99..=100).contains(&years), "{years} years");
+fn an_absurd_hint_gives_up_at_once_instead_of_waiting_a_century() {
+    // With a budget or without one, a hint of "never" ends the call now:
+    // waiting ~100 years for it (the old contract) hung the caller.
+    for budget in [Some(secs(1)), None] {
+        let mut b = Retry::fixed(ms(1))
+            .max_attempts(3)
+            .retry_after(|_: &()| Some(Duration::MAX));
+        if let Some(budget) = budget {
+            b = b.max_elapsed(budget);
+        }
+        let err = b.build().unwrap().call(|| Err::<(), _>(())).unwrap_err();
+        assert_eq!((err.reason, err.attempts), (GaveUp::Never, 1), "{budget:?}");
+    }
 }
 
 // --- configuration errors -----------------------------------------------------------
@@ -776,4 +770,47 @@ fn dropping_call_async_stops_the_retries() {
     clock.advance(secs(1));
     assert!(fut.as_mut().poll(&mut cx).is_pending());
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
+}
+
+// ---- Issue 8 neighbours: waits that could never end ----
+
+/// Runs `body` on a thread; fails the test if it has not returned in time.
+fn within_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    rx.recv_timeout(LONG)
+        .unwrap_or_else(|_| panic!("{what} did not return within {LONG:?}"))
+}
+
+#[test]
+fn a_retry_after_hint_of_never_gives_up_at_once() {
+    let err = within_deadline("the retry", || {
+        let clock = ManualClock::new();
+        let retry = Retry::exponential(ms(10))
+            .max_attempts(5)
+            .retry_after(|_: &&str| Some(Duration::MAX))
+            .clock(clock)
+            .build()
+            .unwrap();
+        retry.call(|| Err::<(), _>("busy")).unwrap_err()
+    });
+    assert_eq!((err.reason, err.attempts), (GaveUp::Never, 1));
+}
+
+#[test]
+fn a_retry_on_a_clock_at_its_end_gives_up_instead_of_blocking() {
+    let err = within_deadline("the retry", || {
+        let clock = ManualClock::new();
+        clock.advance(Duration::MAX);
+        let retry = Retry::exponential(ms(10))
+            .max_attempts(5)
+            .max_elapsed(Duration::MAX)
+            .clock(clock)
+            .build()
+            .unwrap();
+        retry.call(|| Err::<(), _>("down")).unwrap_err()
+    });
+    assert_eq!((err.reason, err.attempts), (GaveUp::Never, 1));
 }

@@ -22,6 +22,10 @@ pub enum GaveUp {
     Elapsed,
     /// `retry_if` said the last error is not worth retrying.
     NotRetryable,
+    /// The next attempt could never come: the `retry_after` hint was longer
+    /// than about 100 years (`Duration::MAX` is how a breaker says it stays
+    /// open for good), or the wait would end past the clock's last instant.
+    Never,
 }
 
 impl fmt::Display for GaveUp {
@@ -30,6 +34,7 @@ impl fmt::Display for GaveUp {
             GaveUp::Attempts => "max_attempts reached",
             GaveUp::Elapsed => "the next wait would pass max_elapsed",
             GaveUp::NotRetryable => "retry_if rejected the error",
+            GaveUp::Never => "the next attempt could never come (a retry-after hint of never, or a wait past the clock's end)",
         })
     }
 }

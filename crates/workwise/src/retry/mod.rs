@@ -11,8 +11,11 @@
 //! 3. The wait is the schedule's next delay ([`Retry::delays`]: jittered
 //!    when asked), raised to the `retry_after` hint when the error carries
 //!    one: `max(hint, delay)`. The hint does not move the schedule on. No
-//!    wait is longer than about 100 years (`LONGEST_WAIT`), so that the
-//!    clock's deadline arithmetic cannot overflow.
+//!    delay of the schedule is longer than about 100 years (`LONGEST_WAIT`),
+//!    so that the clock's deadline arithmetic cannot overflow; a hint longer
+//!    than that, or a wait that would end past the clock's last instant
+//!    (`u64::MAX` ns), stops with [`GaveUp::Never`] at once: that attempt
+//!    would never come, and waiting for it would hang the caller.
 //! 4. If `now + wait` would pass `start + max_elapsed`, stop with
 //!    [`GaveUp::Elapsed`] at once, without waiting.
 //! 5. Otherwise sleep on the clock until `now + wait` (the `now` read after
@@ -39,6 +42,8 @@ const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
 /// No wait is longer than this (about 100 years), so that a clock's
 /// deadline arithmetic cannot overflow on an absurd hint or `max_delay`.
 const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+/// The last instant a clock can show (`ManualClock` saturates here).
+const CLOCK_END: Duration = Duration::from_nanos(u64::MAX);
 
 type Predicate<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
 type Hint<E> = Arc<dyn Fn(&E) -> Option<Duration> + Send + Sync>;
@@ -327,9 +332,15 @@ impl<'a, E, C: Clock> Run<'a, E, C> {
         }
         let delay = self.delays.next().ok_or(GaveUp::Attempts)?;
         let hint = retry.retry_after.as_ref().and_then(|f| f(err));
+        if hint.is_some_and(|h| h > LONGEST_WAIT) {
+            return Err(GaveUp::Never);
+        }
         let wait = hint.map_or(delay, |h| h.max(delay)).min(LONGEST_WAIT);
         let now = retry.clock.now();
         let at = now.saturating_add(wait);
+        if at > CLOCK_END {
+            return Err(GaveUp::Never);
+        }
         if let Some(budget) = retry.policy.max_elapsed {
             if at.saturating_sub(self.start) > budget {
                 return Err(GaveUp::Elapsed);
