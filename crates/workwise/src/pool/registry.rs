@@ -459,6 +459,64 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::pool::task::{TaskCell, TaskHandle};
+    use crate::Pool;
+
+    /// Sizes for the engine tests below: small under miri, which runs them
+    /// (`cargo +nightly miri test -p workwise --lib pool::`).
+    fn n(full: u64) -> u64 {
+        if cfg!(miri) {
+            (full / 50).max(4)
+        } else {
+            full
+        }
+    }
+
+    #[test]
+    fn tasks_nested_waits_scopes_and_concurrent_shutdowns_on_both_flavors() {
+        for pool in [
+            Pool::io().max_workers(2).build().unwrap(),
+            Pool::cpu().max_workers(2).build().unwrap(),
+        ] {
+            let pool = std::sync::Arc::new(pool);
+            // Tasks that submit and wait for subtasks (rule 10).
+            let outer: Vec<_> = (0..n(200))
+                .map(|i| {
+                    let p = pool.clone();
+                    pool.submit(move || {
+                        let subs: Vec<_> = (0..2).map(|j| p.submit(move || i * 2 + j)).collect();
+                        subs.into_iter().map(|h| h.wait().unwrap()).sum::<u64>()
+                    })
+                })
+                .collect();
+            let sum: u64 = outer.into_iter().map(|h| h.wait().unwrap()).sum();
+            assert_eq!(sum, (0..n(200) * 2).sum::<u64>());
+            assert!(pool.stats().deepest_help <= crate::MAX_HELP_DEPTH as u64);
+            // A scope borrowing the stack.
+            let mut slots = vec![0u64; n(100) as usize];
+            pool.scope(|s| {
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    s.submit(move || *slot = i as u64);
+                }
+            });
+            assert!(slots.iter().enumerate().all(|(i, &v)| v == i as u64));
+            // A cancelled task never runs; queued tasks survive two
+            // concurrent shutdowns (rule 11).
+            let handles: Vec<_> = (0..n(100)).map(|i| pool.submit(move || i)).collect();
+            let other = {
+                let p = pool.clone();
+                std::thread::spawn(move || p.shutdown())
+            };
+            pool.shutdown();
+            other.join().unwrap();
+            let done = handles
+                .into_iter()
+                .map(|h| h.wait())
+                .filter(|r| r.is_ok())
+                .count();
+            assert_eq!(done as u64, n(100));
+            assert_eq!(pool.submit(|| 0).wait(), Err(TaskError::Closed));
+        }
+    }
 
     #[test]
     fn a_spawn_failure_with_no_live_worker_resolves_queued_tasks_with_the_os_error() {
