@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use crate::pool::task::{catch, TaskError, TaskHandle};
 use crate::pool::{wait_until, Pool};
 use crate::sync::{Mutex, Thread};
-use crate::Workload;
+use crate::workload::Workload;
 
 /// Work per chunk that chunk sizing aims at.
 const TARGET_CHUNK_TIME: Duration = Duration::from_micros(100);

@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering:
 use std::time::{Duration, Instant};
 
 use crate::pool::task::catch;
-use crate::{Pool, TaskError};
+use crate::pool::{Pool, TaskError};
 
 const SITES: usize = 64;
 const RESAMPLE_EVERY: u32 = 64;
@@ -208,7 +208,8 @@ enum Watch {
     Pieces,
 }
 
-/// Per-pool state of the inline-or-parallel decision.
+/// Per-pool state of the inline-or-parallel decision, kept in the pool's
+/// extension slot ([`Pool::extension`]): the pool knows nothing of it.
 #[derive(Debug)]
 pub(crate) struct ParState {
     /// A cold task round trip on this pool, in ns; 0 until measured.
@@ -216,8 +217,6 @@ pub(crate) struct ParState {
     /// Set once the pool is known to be shut down.
     closed: AtomicBool,
     sites: [Site; SITES],
-    pub(crate) inline_runs: AtomicU64,
-    pub(crate) parallel_runs: AtomicU64,
 }
 
 impl ParState {
@@ -226,23 +225,27 @@ impl ParState {
             overhead_ns: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             sites: std::array::from_fn(|_| Site::default()),
-            inline_runs: AtomicU64::new(0),
-            parallel_runs: AtomicU64::new(0),
         }
     }
 
     /// Marks the pool shut down: every later data-parallel call on it gives
     /// [`TaskError::Closed`] without running an item. Called here when a
-    /// probe or chunk task is refused; the pool's close must call it too, or
-    /// a call decided inline from cached estimates (which submits nothing)
-    /// would not see the shutdown.
-    pub(crate) fn close(&self) {
+    /// probe or chunk task is refused.
+    fn close(&self) {
         self.closed.store(true, SeqCst);
     }
 
-    fn is_closed(&self) -> bool {
-        self.closed.load(SeqCst)
+    /// Whether the pool is shut down: seen by a refused submit, or asked of
+    /// the pool (a call decided inline from cached estimates submits
+    /// nothing, so only the pool can tell it).
+    fn is_closed(&self, pool: &Pool) -> bool {
+        self.closed.load(Relaxed) || pool.is_closed()
     }
+}
+
+/// The pool's data-parallel state, made on first use.
+fn par_state(pool: &Pool) -> &ParState {
+    pool.extension(ParState::new)
 }
 
 /// A panic inside a chunk: the absolute index of the item, and the message.
@@ -660,8 +663,8 @@ impl Par<'_> {
         G: Fn(usize, S::Chunk) -> C + Sync,
     {
         let pool = self.pool;
-        let state = pool.par_state();
-        if state.is_closed() {
+        let state = par_state(pool);
+        if state.is_closed(pool) {
             return Err(TaskError::Closed);
         }
         let workers = pool.max_workers();
@@ -700,7 +703,7 @@ impl Par<'_> {
                     Some(budget) if watch == Watch::Pieces => {
                         match run_inline(&mut source, &g, &mut tail_out, &mut sink, Some(budget)) {
                             None => {
-                                state.inline_runs.fetch_add(1, Relaxed);
+                                pool.count_par_run(true);
                                 self.kept_to_budget(site);
                                 return Ok(());
                             }
@@ -712,7 +715,7 @@ impl Par<'_> {
                         let start = Instant::now();
                         run_inline(&mut source, &g, &mut tail_out, &mut sink, None);
                         let took = nanos(start.elapsed());
-                        state.inline_runs.fetch_add(1, Relaxed);
+                        pool.count_par_run(true);
                         if took >= budget {
                             self.ran_past_budget(site, took.saturating_mul(1000) / n.max(1));
                         }
@@ -721,7 +724,7 @@ impl Par<'_> {
                     _ => {
                         // The common case of a trusted site, kept free of
                         // clock reads and calls.
-                        state.inline_runs.fetch_add(1, Relaxed);
+                        pool.count_par_run(true);
                         if rest > 0 {
                             sink(g(0, source.into_chunk()));
                         }
@@ -735,7 +738,7 @@ impl Par<'_> {
                 by_time.max(by_balance)
             }
         };
-        state.parallel_runs.fetch_add(1, Relaxed);
+        pool.count_par_run(false);
         // Cut the rest into chunks from the back, then put them in order.
         let mut chunks = Vec::new();
         while !source.is_empty() {
@@ -764,7 +767,7 @@ impl Par<'_> {
     }
 
     fn site(&self, site: &'static Location<'static>) -> &Site {
-        &self.pool.par_state().sites[site_index(site)]
+        &par_state(self.pool).sites[site_index(site)]
     }
 
     /// The call site's estimate, or `None` when it must be sampled: a new
@@ -865,7 +868,7 @@ impl Pool {
     /// shut down (and is marked so from now on).
     #[inline]
     fn task_overhead_ns(&self) -> Result<u64, TaskError> {
-        match self.par_state().overhead_ns.load(Relaxed) {
+        match par_state(self).overhead_ns.load(Relaxed) {
             0 => self.measure_task_overhead(),
             known => Ok(known),
         }
@@ -873,7 +876,7 @@ impl Pool {
 
     #[cold]
     fn measure_task_overhead(&self) -> Result<u64, TaskError> {
-        let state = self.par_state();
+        let state = par_state(self);
         let start = Instant::now();
         let measured = self.submit(|| ()).wait().is_ok();
         let ns = nanos(start.elapsed()).clamp(1, MAX_OVERHEAD_NS);

@@ -25,11 +25,12 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use crate::breaker::{BreakerError, CircuitBreaker};
 use crate::clock::deadline_after;
-use crate::{
-    BreakerError, CircuitBreaker, Clock, GaveUp, Pool, PoolBuilder, PoolStats, RateLimiter,
-    RealClock, Retry, RetryError, TaskError, TaskHandle, TrySubmitError,
-};
+use crate::clock::{Clock, RealClock};
+use crate::limit::RateLimiter;
+use crate::pool::{Pool, PoolBuilder, PoolStats, TaskError, TaskHandle, TrySubmitError};
+use crate::retry::{GaveUp, Retry, RetryError};
 
 /// Why one attempt of a [`Policy`] call failed.
 ///
@@ -140,7 +141,7 @@ pub enum PolicyBuildError {
     /// `attempt_timeout(Duration::ZERO)`.
     ZeroTimeout,
     /// The pool that runs timed sync attempts could not start.
-    Pool(crate::BuildError),
+    Pool(crate::pool::BuildError),
     /// A part runs on another clock type than the others.
     ClockMismatch {
         /// The setter of the part that differs: `"rate_limit"`,

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::error::BreakerState;
 use super::window::MAX_WINDOW;
 use super::word::MAX_HALF_OPEN_CALLS;
 use super::{CircuitBreaker, Config};
-use crate::{BreakerState, Clock, RealClock};
+use crate::clock::{Clock, RealClock};
 
 pub(super) type Hook = Box<dyn Fn(BreakerState, BreakerState) + Send + Sync>;
 

@@ -15,10 +15,11 @@ use loom::sync::{atomic::AtomicU64, Mutex, MutexGuard};
 use std::sync::{atomic::AtomicU64, Mutex, MutexGuard};
 
 use super::builder::Hook;
+use super::error::{BreakerError, BreakerState};
 use super::stats::{Count, Stripes};
 use super::window::Window;
 use super::word::Word;
-use crate::{BreakerError, BreakerState, Clock};
+use crate::clock::Clock;
 
 pub(super) struct Inner<C> {
     /// The state word (protocol rule 1); loaded by every call.

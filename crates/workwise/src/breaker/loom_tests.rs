@@ -7,8 +7,10 @@ use std::time::Duration;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 
+use super::error::{BreakerError, BreakerState};
+use super::CircuitBreaker;
+use crate::clock::ManualClock;
 use crate::sync::Arc;
-use crate::{BreakerError, BreakerState, CircuitBreaker, ManualClock};
 
 use BreakerState::{Closed, HalfOpen, Open};
 

@@ -90,8 +90,8 @@ pub use stats::BreakerStats;
 use self::core::{Config, Inner};
 use builder::Hook;
 
+use crate::clock::{Clock, RealClock};
 use crate::sync::Arc;
-use crate::{Clock, RealClock};
 
 /// Stops calling a failing service for a while, then probes it: closed
 /// (calls go through), open (calls are shed at once with

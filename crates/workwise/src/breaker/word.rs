@@ -9,7 +9,7 @@
 //! bits  1..0   state     0 closed, 1 open, 2 half-open
 //! ```
 
-use crate::BreakerState;
+use super::error::BreakerState;
 
 const STATE_MASK: u64 = 0b11;
 const CLOSED: u64 = 0;

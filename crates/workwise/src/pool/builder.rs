@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::registry::{Config, Flavor, Registry};
 use super::Pool;
-use crate::Workload;
+use crate::workload::Workload;
 
 /// The most threads one pool may have. Past this, threads cost more in memory
 /// and scheduling than they give: thousands of waits belong on an async runtime.

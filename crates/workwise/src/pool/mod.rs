@@ -47,7 +47,7 @@ use task::TaskCell;
 pub use task::{TaskError, TaskHandle};
 pub(crate) use wait::wait_until;
 
-use crate::Workload;
+use crate::workload::Workload;
 use std::sync::Arc;
 
 /// How many jobs a waiting worker may nest on its stack by running them
@@ -433,8 +433,33 @@ impl Pool {
 }
 
 impl Pool {
-    pub(crate) fn par_state(&self) -> &crate::par::ParState {
-        &self.registry.par
+    /// The pool's extension slot, made with `init` on first use: per-pool
+    /// state of a module above the engine (`par`'s cost estimates).
+    ///
+    /// # Panics
+    ///
+    /// If two types were stored; only `par` stores here (one type).
+    pub(crate) fn extension<T: std::any::Any + Send + Sync>(&self, init: fn() -> T) -> &T {
+        self.registry
+            .extension
+            .get_or_init(|| Box::new(init()))
+            .downcast_ref::<T>()
+            .expect("a pool's extension slot holds one type, par's")
+    }
+
+    /// Whether the pool was shut down (it refuses new work).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.registry.capacity.is_closed()
+    }
+
+    /// Counts a data-parallel call in [`PoolStats`]: run inline or split.
+    pub(crate) fn count_par_run(&self, inline: bool) {
+        let counter = if inline {
+            &self.registry.inline_runs
+        } else {
+            &self.registry.parallel_runs
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

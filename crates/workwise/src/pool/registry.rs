@@ -30,7 +30,7 @@ use super::stats::{PoolStats, Totals, WorkerStats};
 use super::task::{drop_quietly, panic_message, JobRef, TaskError};
 use super::worker::{on_worker_of, push_local, worker_main};
 use super::MAX_THREADS;
-use crate::sync::{lock, AtomicBool, AtomicUsize, Condvar, Mutex};
+use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex};
 use std::sync::Arc;
 
 /// How a pool grows.
@@ -122,7 +122,12 @@ pub(crate) struct Registry {
     /// Test hook: every later spawn fails as the OS would refuse it.
     #[cfg(test)]
     refuse_spawns: AtomicBool,
-    pub(crate) par: crate::par::ParState,
+    /// One slot for a module above the engine to keep per-pool state in
+    /// (`par` keeps its cost estimates here), so the pool imports nothing
+    /// from it.
+    pub(crate) extension: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    pub(crate) inline_runs: AtomicU64,
+    pub(crate) parallel_runs: AtomicU64,
 }
 
 impl Registry {
@@ -149,7 +154,9 @@ impl Registry {
             drain: Drain::new(),
             #[cfg(test)]
             refuse_spawns: AtomicBool::new(false),
-            par: crate::par::ParState::new(),
+            extension: std::sync::OnceLock::new(),
+            inline_runs: AtomicU64::new(0),
+            parallel_runs: AtomicU64::new(0),
             cfg,
         });
         if reg.cfg.flavor == Flavor::Elastic {
@@ -398,8 +405,6 @@ impl Registry {
             self.cancel_rest.store(true, SeqCst);
         }
         self.capacity.close();
-        // `par` decides from cached estimates without submitting; tell it.
-        self.par.close();
         self.sleep.wake_all();
     }
 
@@ -445,8 +450,8 @@ impl Registry {
         s.peak_queued = self.capacity.peak() as u64;
         s.live_workers = self.live.load(SeqCst) as u64;
         s.peak_workers = self.peak_workers.load(Relaxed) as u64;
-        s.inline_runs = self.par.inline_runs.load(Relaxed);
-        s.parallel_runs = self.par.parallel_runs.load(Relaxed);
+        s.inline_runs = self.inline_runs.load(Relaxed);
+        s.parallel_runs = self.parallel_runs.load(Relaxed);
         s
     }
 
@@ -459,7 +464,7 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::pool::task::{TaskCell, TaskHandle};
-    use crate::Pool;
+    use crate::pool::Pool;
 
     /// Sizes for the engine tests below: small under miri, which runs them
     /// (`cargo +nightly miri test -p workwise --lib pool::`).
@@ -490,7 +495,7 @@ mod tests {
                 .collect();
             let sum: u64 = outer.into_iter().map(|h| h.wait().unwrap()).sum();
             assert_eq!(sum, (0..n(200) * 2).sum::<u64>());
-            assert!(pool.stats().deepest_help <= crate::MAX_HELP_DEPTH as u64);
+            assert!(pool.stats().deepest_help <= crate::pool::MAX_HELP_DEPTH as u64);
             // A scope borrowing the stack.
             let mut slots = vec![0u64; n(100) as usize];
             pool.scope(|s| {

@@ -189,7 +189,7 @@ mod tests {
     //! these exercise the lifetime erasure in `Scope::submit`, on the paths
     //! where a scoped closure runs and where it is dropped unrun.
 
-    use crate::{Pool, TaskError};
+    use crate::pool::{Pool, TaskError};
 
     #[test]
     fn scoped_tasks_read_and_write_borrowed_data() {

@@ -4,7 +4,7 @@ use std::sync::Arc as StdArc;
 
 use super::Queue;
 use crate::pool::task::{catch, TaskError, TaskHandle};
-use crate::Pool;
+use crate::pool::Pool;
 
 /// What one consumer loop of [`Pool::consume`] did.
 ///
