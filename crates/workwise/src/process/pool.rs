@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::BufWriter;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
@@ -32,6 +32,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{fcntl, FcntlArg};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -46,6 +47,8 @@ use crate::{TaskError, TaskHandle};
 
 /// How long a new worker has to say hello (frame rule 4).
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+/// The pipe size asked for: 1 MiB, Linux's default `pipe-max-size`.
+const PIPE_BYTES: i32 = 1 << 20;
 /// How long a retired worker has to exit after its input closes.
 const RETIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -596,7 +599,37 @@ impl ProcessPool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let encoded = match self.encode(task.name(), false, &arg) {
+        self.submit_ref(task, &arg)
+    }
+
+    /// The same as [`submit`](ProcessPool::submit), with the argument
+    /// borrowed: it is encoded before this returns, so a large argument
+    /// sent by copy need not be cloned first.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// fn len(v: Vec<u8>) -> usize { v.len() }
+    /// const LEN: workwise::process::Task<Vec<u8>, usize> = workwise::process_task!(len);
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     workwise::process::init(&[&LEN]);
+    ///     let pool = workwise::process::ProcessPool::builder().workers(1).build()?;
+    ///     let data = vec![0u8; 1000];
+    ///     assert_eq!(pool.submit_ref(LEN, &data).wait()?, 1000);
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit`](ProcessPool::submit).
+    pub fn submit_ref<A, R>(&self, task: Task<A, R>, arg: &A) -> TaskHandle<R>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let encoded = match self.encode(task.name(), false, arg) {
             Ok(encoded) => encoded,
             Err(e) => return TaskHandle::failed(e),
         };
@@ -910,6 +943,17 @@ fn spawn(shared: &Shared, slot: usize) -> Result<Worker, String> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", config.exe.display()))?;
     Counters::add(&shared.counters.spawned, 1);
+    // Larger pipes: fewer wake-ups for a large frame. The kernel may refuse
+    // (its pipe-max-size), and the default then serves.
+    for fd in [
+        child.stdin.as_ref().map(|p| p.as_raw_fd()),
+        child.stdout.as_ref().map(|p| p.as_raw_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
+    }
     let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
         reap(&mut child, true);
         return Err("the worker's pipes were not set up".to_owned());
