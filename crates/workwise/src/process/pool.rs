@@ -297,9 +297,6 @@ impl ProcessPoolBuilder {
     /// [`init`](super::init) was not called, or (eager start) when a worker
     /// could not be started.
     pub fn build(self) -> Result<ProcessPool, BuildError> {
-        if !super::initialized() {
-            return Err(BuildError::NotInitialized);
-        }
         let workers = match self.workers {
             Some(0) => return Err(BuildError::ZeroWorkers),
             Some(n) => n,
@@ -316,6 +313,9 @@ impl ProcessPoolBuilder {
                 requested: self.max_frame_bytes,
                 min: frame::MIN_MAX_FRAME,
             });
+        }
+        if !super::initialized() {
+            return Err(BuildError::NotInitialized);
         }
         let exe = std::env::current_exe().map_err(|e| BuildError::Spawn {
             message: format!("cannot find this binary: {e}"),
