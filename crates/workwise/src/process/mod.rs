@@ -46,6 +46,8 @@ compile_error!(
      signal): build without it on this target, and use Pool::cpu for CPU work"
 );
 
+mod builder;
+mod driver;
 mod frame;
 mod pool;
 mod shared;
@@ -55,7 +57,8 @@ mod worker;
 
 use std::sync::OnceLock;
 
-pub use pool::{BuildError, ProcessPool, ProcessPoolBuilder};
+pub use builder::{BuildError, ProcessPoolBuilder};
+pub use pool::ProcessPool;
 pub use shared::SharedBytes;
 pub use stats::{ProcessStats, WorkerMemory};
 #[doc(hidden)]
