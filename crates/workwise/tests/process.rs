@@ -505,6 +505,38 @@ mod linux {
         assert_eq!(children(), vec![], "no child, no zombie");
     }
 
+    pub(crate) fn building_without_init_says_what_to_add() {
+        let out = Command::new(std::env::current_exe().expect("exe"))
+            .env(ROLE, "no-init")
+            .output()
+            .expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("workwise::process::init(&[..]) was not called")
+                && text.contains("first line of main"),
+            "{text}"
+        );
+    }
+
+    /// The role of a program that forgot `init`.
+    pub(crate) fn forget_init() {
+        match ProcessPool::builder().build() {
+            Err(e) => println!("{e}"),
+            Ok(_) => println!("built without init"),
+        }
+    }
+
+    pub(crate) fn public_types_are_send_and_sync() {
+        fn both<T: Send + Sync>() {}
+        both::<ProcessPool>();
+        both::<SharedBytes>();
+        both::<Task<u8, u8>>();
+        both::<workwise::process::ProcessStats>();
+        both::<workwise::process::WorkerMemory>();
+        both::<workwise::process::BuildError>();
+        both::<workwise::process::ProcessPoolBuilder>();
+    }
+
     pub(crate) const ROLE: &str = "WORKWISE_PROCESS_TEST_ROLE";
 
     /// The role of a parent that the test kills.
@@ -546,13 +578,25 @@ mod linux {
 #[cfg(all(feature = "process", target_os = "linux"))]
 fn main() {
     use std::time::Duration;
+    if std::env::var(linux::ROLE).as_deref() == Ok("no-init") {
+        linux::forget_init();
+        return;
+    }
     linux::init();
     if std::env::var(linux::ROLE).as_deref() == Ok("parent") {
         linux::be_a_parent();
         return;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: [(&str, fn()); 13] = [
+    let tests: [(&str, fn()); 15] = [
+        (
+            "building_without_init_says_what_to_add",
+            linux::building_without_init_says_what_to_add,
+        ),
+        (
+            "public_types_are_send_and_sync",
+            linux::public_types_are_send_and_sync,
+        ),
         (
             "ten_thousand_tasks_while_20_workers_are_sigkilled",
             linux::ten_thousand_tasks_while_20_workers_are_sigkilled,

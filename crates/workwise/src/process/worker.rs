@@ -34,11 +34,19 @@ pub(crate) fn run_if_worker(tasks: &[&dyn Registered]) {
     let Ok(parent) = std::env::var(ENV_WORKER) else {
         return;
     };
+    let memory = env_number(ENV_MEMORY);
+    let max = env_number(ENV_MAX_FRAME).map_or(frame::DEFAULT_MAX_FRAME, |m| m as usize);
+    // Not inherited by what the tasks start: another workwise binary would
+    // take itself for a worker. `init` is the first line of `main`, so no
+    // other thread reads the environment yet.
+    for key in [ENV_WORKER, ENV_MEMORY, ENV_MAX_FRAME] {
+        std::env::remove_var(key);
+    }
     let Ok(parent) = parent.parse::<i32>() else {
         eprintln!("workwise worker: {ENV_WORKER}={parent:?} is not a process id");
         std::process::exit(EXIT_SETUP);
     };
-    match serve(tasks, Pid::from_raw(parent)) {
+    match serve(tasks, Pid::from_raw(parent), memory, max) {
         Ok(()) | Err(FrameError::Closed) => std::process::exit(0),
         Err(e) => {
             eprintln!("workwise worker {}: {e}", std::process::id());
@@ -47,15 +55,19 @@ pub(crate) fn run_if_worker(tasks: &[&dyn Registered]) {
     }
 }
 
-fn serve(tasks: &[&dyn Registered], parent: Pid) -> Result<(), FrameError> {
+fn serve(
+    tasks: &[&dyn Registered],
+    parent: Pid,
+    memory: Option<u64>,
+    max: usize,
+) -> Result<(), FrameError> {
     die_with_parent(parent);
-    if let Some(limit) = env_number(ENV_MEMORY) {
+    if let Some(limit) = memory {
         if let Err(e) = setrlimit(Resource::RLIMIT_AS, limit, limit) {
             eprintln!("workwise worker: cannot set the memory limit of {limit} bytes: {e}");
             std::process::exit(EXIT_SETUP);
         }
     }
-    let max = env_number(ENV_MAX_FRAME).map_or(frame::DEFAULT_MAX_FRAME, |m| m as usize);
     let (mut input, output) = take_pipes().unwrap_or_else(|e| {
         eprintln!("workwise worker: cannot set up its pipes: {e}");
         std::process::exit(EXIT_SETUP);
