@@ -94,8 +94,14 @@ fn spawn(shared: &Shared, slot: usize) -> Result<Worker, String> {
             };
             Err(format!(
                 "the worker process did not start ({seen}, {}): call \
-                 workwise::process::init(&[..]) as the first line of main",
-                describe(status)
+                 workwise::process::init(&[..]) as the first line of main{}",
+                describe(status),
+                match config.memory_limit {
+                    Some(limit) => format!(
+                        ", and check that memory_limit({limit}) leaves room for the binary itself"
+                    ),
+                    None => String::new(),
+                }
             ))
         }
     }
