@@ -259,7 +259,9 @@ mod linux {
             crashed.len()
         );
         assert_eq!(stats.crashed, crashed.len() as u64);
-        assert!(stats.respawns >= crashed.len() as u64);
+        // A lazy pool replaces a worker when its slot next has a task: at
+        // most one replacement per slot can still be due.
+        assert!(stats.respawns + 6 >= crashed.len() as u64, "{stats:?}");
         println!(
             "    {} succeeded, {} crashed, {} respawns, 20 kills",
             ok.len(),

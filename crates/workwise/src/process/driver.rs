@@ -255,10 +255,10 @@ pub(super) fn drive(shared: &Shared, slot: usize, ready: Option<mpsc::Sender<Res
         lock(&shared.state).running -= 1;
         let _ = counters;
     }
+    lock(&shared.pids)[slot] = None;
     if let Some(w) = worker.take() {
         w.retire();
     }
-    lock(&shared.pids)[slot] = None;
 }
 
 /// Runs one job on this slot's worker; `None` when it is to be retried.
@@ -284,8 +284,9 @@ fn run_job(
         if let Some(w) = worker.as_mut() {
             if matches!(w.child.try_wait(), Ok(Some(_))) {
                 let mut dead = worker.take().expect("checked");
-                reap(&mut dead.child, false);
+                // Out of the list before the pid is freed, so it is never reused there.
                 lock(&shared.pids)[slot] = None;
+                reap(&mut dead.child, false);
                 *replacing = true;
             }
         }
@@ -304,8 +305,9 @@ fn run_job(
         match w.run(shared, job) {
             Ran::NotDelivered => {
                 let mut dead = worker.take().expect("running");
-                reap(&mut dead.child, true);
+                // Out of the list before the pid is freed, so it is never reused there.
                 lock(&shared.pids)[slot] = None;
+                reap(&mut dead.child, true);
                 *replacing = true;
                 continue;
             }
@@ -329,16 +331,18 @@ fn run_job(
             }
             Ran::TimedOut => {
                 let mut dead = worker.take().expect("running");
-                reap(&mut dead.child, true);
+                // Out of the list before the pid is freed, so it is never reused there.
                 lock(&shared.pids)[slot] = None;
+                reap(&mut dead.child, true);
                 Counters::add(&counters.timed_out, 1);
                 respawn_if_eager(shared, slot, worker, replacing);
                 return Some(Err(TaskError::TimedOut));
             }
             Ran::Crashed(detail) => {
                 let mut dead = worker.take().expect("running");
-                let status = reap(&mut dead.child, true);
+                // Out of the list before the pid is freed, so it is never reused there.
                 lock(&shared.pids)[slot] = None;
+                let status = reap(&mut dead.child, true);
                 Counters::add(&counters.crashed, 1);
                 respawn_if_eager(shared, slot, worker, replacing);
                 if job.attempts < shared.config.retry_crashed {
