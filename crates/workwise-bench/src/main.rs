@@ -14,6 +14,8 @@
 mod cpu;
 mod harness;
 mod oneshot;
+#[cfg(target_os = "linux")]
+mod process;
 mod python;
 mod queue;
 mod resilience;
@@ -181,6 +183,9 @@ fn summary(row: &Row) -> String {
 }
 
 fn main() -> ExitCode {
+    // First: a worker process of the process.* rows is this binary run again.
+    #[cfg(target_os = "linux")]
+    process::init();
     let opts = match parse_args(std::env::args().skip(1)) {
         Ok(o) => o,
         Err(msg) => {
@@ -222,7 +227,7 @@ fn main() -> ExitCode {
     if !bench.json {
         print_header();
     }
-    let scenarios: [Scenario; 12] = [
+    let scenarios: Vec<Scenario> = vec![
         rows::submit_wait,
         rows::scope,
         rows::roundtrip,
@@ -235,6 +240,12 @@ fn main() -> ExitCode {
         queue::queue_rows,
         resilience::limiter_rows,
         resilience::breaker_rows,
+        #[cfg(target_os = "linux")]
+        process::roundtrip,
+        #[cfg(target_os = "linux")]
+        process::map_tiny,
+        #[cfg(target_os = "linux")]
+        process::shared_100mb,
     ];
     for scenario in scenarios {
         if let Err(e) = scenario(&mut bench) {

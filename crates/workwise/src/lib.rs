@@ -13,6 +13,7 @@
 //! | Image processing, number crunching, data analysis | one thread per core, work-stealing | [`Pool::cpu`] |
 //! | Thousands of simultaneous connections | an async runtime | await a [`TaskHandle`] from tokio; blocking calls go to [`Pool::io`] |
 //! | Small, fast, or step-by-step dependent work | a plain loop | [`Workload::Sequential`] |
+//! | Code that may crash, abort, leak or hang (FFI, decoders, untrusted input) | worker processes, for isolation | `process::ProcessPool` (feature `process`): a crash costs one task, never the pool |
 //!
 //! Python needs processes for CPU work because of its global interpreter
 //! lock; Rust threads run truly in parallel, so [`Pool::cpu`] is the answer
@@ -85,6 +86,8 @@ mod limit;
 mod par;
 mod policy;
 mod pool;
+#[cfg(feature = "process")]
+pub mod process;
 mod queue;
 mod retry;
 mod sync;

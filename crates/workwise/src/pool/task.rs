@@ -67,6 +67,19 @@ pub enum TaskError {
         /// The operating system's reason.
         message: String,
     },
+    /// The worker process running the task died or broke the frame
+    /// protocol (a `ProcessPool` from the `process` feature); the pool
+    /// started another worker and went on with the other tasks.
+    WorkerCrashed {
+        /// The signal that killed the worker (11 is SIGSEGV, 6 SIGABRT,
+        /// 9 SIGKILL, also the out-of-memory killer's), if a signal did.
+        signal: Option<i32>,
+        /// The worker's exit status, if it exited.
+        exit_code: Option<i32>,
+        /// What the pool saw: the worker's pipe closed, or what was wrong
+        /// with the frame it sent.
+        detail: String,
+    },
 }
 
 impl fmt::Display for TaskError {
@@ -89,6 +102,24 @@ impl fmt::Display for TaskError {
                  ({message}): the task never ran; lower max_workers or stack_size, or \
                  free threads and submit it again"
             ),
+            TaskError::WorkerCrashed {
+                signal,
+                exit_code,
+                detail,
+            } => {
+                f.write_str("the worker process running this task ")?;
+                match (signal, exit_code) {
+                    (Some(sig), _) => write!(f, "was killed by signal {sig}")?,
+                    (None, Some(code)) => write!(f, "exited with status {code}")?,
+                    (None, None) => f.write_str("failed")?,
+                }
+                write!(
+                    f,
+                    " ({detail}); the pool replaced it and ran the other tasks: the task ran \
+                     at most once; fix the crash, or if the task is safe to run again opt \
+                     into ProcessPool::builder().retry_crashed(n)"
+                )
+            }
         }
     }
 }
@@ -436,6 +467,149 @@ impl<T: Send> Completion<T> for Resolved<T> {
 
     fn cancel_with(&self, _why: TaskError) -> bool {
         false
+    }
+
+    fn pool_id(&self) -> usize {
+        0
+    }
+
+    fn run_inline(&self, _stats: &WorkerStats) -> Outcome {
+        Outcome::Skipped
+    }
+}
+
+/// The producing side of a task that runs elsewhere (in a worker
+/// process): the pool starts it, then completes it with a result; the
+/// paired [`TaskHandle`] waits, cancels and polls as for a thread pool's
+/// task. The same protocol as [`TaskCell`] (rules 1 to 3), without a
+/// closure: `start` is the move `Pending -> Running`.
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+pub(crate) struct Promise<T> {
+    cell: Arc<PromiseCell<T>>,
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl<T> fmt::Debug for Promise<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Promise").finish_non_exhaustive()
+    }
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+struct PromiseCell<T> {
+    done: AtomicBool,
+    slot: Mutex<PromiseSlot<T>>,
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+struct PromiseSlot<T> {
+    stage: Stage<(), T>,
+    waiter: Option<Waiter>,
+}
+
+/// A task that a pool will start and complete by hand (see [`Promise`]).
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+pub(crate) fn promise<T: Send + 'static>() -> (Promise<T>, TaskHandle<T>) {
+    let cell = Arc::new(PromiseCell {
+        done: AtomicBool::new(false),
+        slot: Mutex::new(PromiseSlot {
+            stage: Stage::Pending(()),
+            waiter: None,
+        }),
+    });
+    (Promise { cell: cell.clone() }, TaskHandle { cell })
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl<T> Promise<T> {
+    /// Moves the task from pending to running (rule 1); false when it was
+    /// cancelled (or completed) first, and must not run.
+    pub(crate) fn start(&self) -> bool {
+        let mut slot = lock(&self.cell.slot);
+        if matches!(slot.stage, Stage::Pending(())) {
+            slot.stage = Stage::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Stores the result unless the task is already done, and wakes the
+    /// waiter (rules 2 and 3).
+    pub(crate) fn complete(self, result: Result<T, TaskError>) {
+        self.store(result);
+    }
+
+    fn store(&self, result: Result<T, TaskError>) {
+        let (old, waiter) = {
+            let mut slot = lock(&self.cell.slot);
+            if matches!(slot.stage, Stage::Done(_) | Stage::Taken) {
+                (Some(result), None)
+            } else {
+                slot.stage = Stage::Done(result);
+                self.cell.done.store(true, Ordering::Release);
+                (None, slot.waiter.take())
+            }
+        };
+        drop_quietly(old);
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl<T> Drop for Promise<T> {
+    /// A promise dropped without a result (its pool dropped the job)
+    /// resolves its handle with [`TaskError::Closed`], so no waiter hangs.
+    fn drop(&mut self) {
+        if !self.cell.done.load(Ordering::Acquire) {
+            self.store(Err(TaskError::Closed));
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
+impl<T: Send> Completion<T> for PromiseCell<T> {
+    fn done(&self) -> &AtomicBool {
+        &self.done
+    }
+
+    fn take(&self) -> Option<Result<T, TaskError>> {
+        let mut slot = lock(&self.slot);
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
+            Stage::Done(r) => Some(r),
+            Stage::Taken => Some(Err(TaskError::ResultTaken)),
+            other => {
+                slot.stage = other;
+                None
+            }
+        }
+    }
+
+    fn set_waiter(&self, waiter: Waiter) -> bool {
+        let mut slot = lock(&self.slot);
+        if matches!(slot.stage, Stage::Done(_) | Stage::Taken) {
+            return false;
+        }
+        slot.waiter = Some(waiter);
+        true
+    }
+
+    fn cancel_with(&self, why: TaskError) -> bool {
+        let waiter = {
+            let mut slot = lock(&self.slot);
+            if !matches!(slot.stage, Stage::Pending(())) {
+                return false;
+            }
+            slot.stage = Stage::Done(Err(why));
+            self.done.store(true, Ordering::Release);
+            slot.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+        true
     }
 
     fn pool_id(&self) -> usize {
