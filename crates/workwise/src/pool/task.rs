@@ -53,7 +53,9 @@ pub enum TaskError {
         /// The panic's message, when it was a string.
         message: String,
     },
-    /// The wait ran out of time; the task itself goes on.
+    /// The wait ran out of time; the task itself goes on. (From a
+    /// `ProcessPool` with a task `timeout`: the task ran out of time and its
+    /// worker process was killed.)
     TimedOut,
     /// The task was cancelled before it started, and never ran.
     Cancelled,
@@ -87,7 +89,8 @@ impl fmt::Display for TaskError {
         match self {
             TaskError::Panicked { message } => write!(f, "the task panicked: {message}"),
             TaskError::TimedOut => f.write_str(
-                "the wait timed out; the task still runs: wait again, or cancel it if it has not started",
+                "timed out: after a wait_timeout the task still runs (wait again, or cancel it \
+                 if it has not started); after a ProcessPool task timeout its worker was killed",
             ),
             TaskError::Cancelled => f.write_str("the task was cancelled before it started"),
             TaskError::Closed => f.write_str(
