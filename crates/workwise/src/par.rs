@@ -33,7 +33,12 @@
 //!    the calling thread, then goes parallel. A site trusted after many
 //!    cheap calls that turns heavy runs inline until its next spot check
 //!    (at most 32 calls later), and is then handled the same way.
-//! 4. `with_chunk_size(n)` skips 1 to 3: chunks of `n` items, in parallel.
+//! 4. A parallel run decided from an estimate is timed: if its wall time
+//!    times the number of workers (an upper bound on the items' cost) fits
+//!    the inline budget, the estimate was too high (a sample slowed by
+//!    preemption, say) and is lowered to that bound, so the next call runs
+//!    inline instead of going to the pool until the next resample.
+//! 5. `with_chunk_size(n)` skips 1 to 4: chunks of `n` items, in parallel.
 //!
 //! # A shut-down pool
 //!
@@ -670,6 +675,9 @@ impl Par<'_> {
         let workers = pool.max_workers();
         // Outputs of pieces run inline, taken from the tail: last piece first.
         let mut tail_out: Vec<C> = Vec::new();
+        // The inline budget, when the split below was decided from an
+        // estimate that the parallel run can show to have been too high.
+        let mut recheck_budget = None;
         let chunk = match self.chunk_size {
             Some(size) => size,
             None => {
@@ -732,6 +740,7 @@ impl Par<'_> {
                         return Ok(());
                     }
                 };
+                recheck_budget = budget_ns;
                 let rest = source.len();
                 let by_time = (MIN_CHUNK_TIME_NS * 1000 / cost_ps.max(1)).max(1) as usize;
                 let by_balance = rest.div_ceil(workers * CHUNKS_PER_WORKER);
@@ -739,6 +748,7 @@ impl Par<'_> {
             }
         };
         pool.count_par_run(false);
+        let parallel_items = source.len();
         // Cut the rest into chunks from the back, then put them in order.
         let mut chunks = Vec::new();
         while !source.is_empty() {
@@ -749,12 +759,23 @@ impl Par<'_> {
         chunks.reverse();
         let g = &g;
         let mut slots: Vec<Option<C>> = chunks.iter().map(|_| None).collect();
+        let start = recheck_budget.map(|_| Instant::now());
         pool.scope(|s| {
             for ((offset, c), slot) in chunks.into_iter().zip(slots.iter_mut()) {
                 // The scope waits for every task, so the handle may go.
                 drop(s.submit(move || *slot = Some(g(offset, c))));
             }
         });
+        if let (Some(budget), Some(start)) = (recheck_budget, start) {
+            // The items cost at most `took * workers` in all: if even that
+            // fits the inline budget, the estimate was too high (a sample
+            // slowed by preemption, say), so lower it to what was seen and
+            // let the next call run inline.
+            let took = nanos(start.elapsed()).saturating_mul(workers as u64);
+            if took < budget && parallel_items > 0 {
+                self.lower(site, took.saturating_mul(1000) / parallel_items as u64);
+            }
+        }
         // A chunk task cannot panic (`g` catches), so an empty slot is a task
         // the pool refused or cancelled: it was shut down.
         if slots.iter().any(Option::is_none) {
@@ -812,6 +833,15 @@ impl Par<'_> {
     /// old one, so one sample slowed by preemption cannot flip the decision;
     /// a sample over twice the old estimate makes the site's inline runs
     /// watched again.
+    /// A parallel run showed the site's items cost at most `cost_ps`:
+    /// keep that if it is lower than the estimate (never raises it).
+    fn lower(&self, site: &'static Location<'static>, cost_ps: u64) {
+        let slot = self.site(site);
+        if slot.key.load(Relaxed) == site_key(site) && cost_ps < slot.cost_ps.load(Relaxed) {
+            slot.cost_ps.store(cost_ps.max(1), Relaxed);
+        }
+    }
+
     fn remember(&self, site: &'static Location<'static>, cost_ps: u64) {
         let slot = self.site(site);
         let cost_ps = if slot.key.load(Relaxed) == site_key(site) {
