@@ -11,6 +11,7 @@
 //! cargo run --release -p workwise-bench -- [--quick] [--json] [--filter SUBSTR] [--rounds N] [--verbose]
 //! ```
 
+mod aio;
 mod cpu;
 mod harness;
 mod oneshot;
@@ -222,7 +223,7 @@ fn main() -> ExitCode {
     if !bench.json {
         print_header();
     }
-    let scenarios: [Scenario; 12] = [
+    let scenarios: [Scenario; 15] = [
         rows::submit_wait,
         rows::scope,
         rows::roundtrip,
@@ -235,6 +236,9 @@ fn main() -> ExitCode {
         queue::queue_rows,
         resilience::limiter_rows,
         resilience::breaker_rows,
+        aio::gather_limited,
+        aio::spawn,
+        aio::detector_cost,
     ];
     for scenario in scenarios {
         if let Err(e) = scenario(&mut bench) {
