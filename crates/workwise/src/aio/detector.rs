@@ -304,6 +304,19 @@ impl BlockingDetector {
         self.inner.blocked.load(Ordering::Relaxed)
     }
 
+    /// Runs one poll, `poll`, timing it; reports it under `task` if it was
+    /// too long.
+    #[inline]
+    pub(super) fn time_poll<R>(&self, task: &TaskName, poll: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let r = poll();
+        let took = start.elapsed();
+        if took > self.inner.threshold {
+            self.report(task, took);
+        }
+        r
+    }
+
     #[cold]
     fn report(&self, task: &TaskName, duration: Duration) {
         self.inner.blocked.fetch_add(1, Ordering::Relaxed);
@@ -438,16 +451,11 @@ impl<F: Future> Future for Watched<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some(detector) = this.detector.as_ref() else {
-            return this.fut.poll(cx);
-        };
-        let start = Instant::now();
-        let r = this.fut.poll(cx);
-        let took = start.elapsed();
-        if took > detector.inner.threshold {
-            detector.report(this.name, took);
+        let fut = this.fut;
+        match this.detector.as_ref() {
+            None => fut.poll(cx),
+            Some(detector) => detector.time_poll(this.name, || fut.poll(cx)),
         }
-        r
     }
 }
 

@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinHandle};
 
-use super::detector::{BlockingDetector, TaskName, Watched};
+use super::detector::{BlockingDetector, TaskName};
 use super::ZeroLimitError;
 use crate::TaskError;
 
@@ -107,7 +107,8 @@ pub struct TaskGroup<T> {
 
 enum Slot<T> {
     Spawned(JoinHandle<Result<T, String>>),
-    NotSpawned(Option<TaskError>),
+    // Boxed, so that a slot is two words: most slots are spawned.
+    NotSpawned(Option<Box<TaskError>>),
 }
 
 struct FailFast<T> {
@@ -314,7 +315,7 @@ impl<T: Send + 'static> TaskGroup<T> {
     {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             let err = super::no_runtime("TaskGroup::spawn");
-            self.slots.push(Slot::NotSpawned(Some(err)));
+            self.slots.push(Slot::NotSpawned(Some(Box::new(err))));
             return;
         };
         let detector = match &self.detector {
@@ -322,32 +323,44 @@ impl<T: Send + 'static> TaskGroup<T> {
             None => BlockingDetector::installed(),
         };
         let index = self.slots.len();
-        let limit = self.limit.clone();
-        let body = async move {
-            // The permit is held until the task's future is done or dropped.
-            let _permit = match limit {
-                Some(sem) => sem.acquire_owned().await.ok(),
-                None => None,
-            };
-            fut.await
+        // Only what a task needs beyond its future, boxed and only when
+        // needed: a plain spawn's task is its future and one word.
+        let meta = match (&name, &detector, &self.fail_fast) {
+            (TaskName::Index(_), None, None) => None,
+            _ => Some(Box::new(Meta {
+                name,
+                index,
+                detector,
+                fail_fast: self.fail_fast.clone(),
+            })),
         };
-        let task = GroupTask {
-            fut: body,
-            name: name.clone(),
-            index,
-            fail_fast: self.fail_fast.clone(),
-        };
-        let watched = Watched::new(task, detector, name);
+        match self.limit.clone() {
+            None => self.launch(&rt, GroupTask { fut, meta }),
+            Some(sem) => {
+                let fut = async move {
+                    // The permit is held until the future is done or dropped.
+                    let _permit = sem.acquire_owned().await;
+                    fut.await
+                };
+                self.launch(&rt, GroupTask { fut, meta });
+            }
+        }
+    }
+
+    fn launch<F>(&mut self, rt: &tokio::runtime::Handle, task: GroupTask<F, T>)
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
         let slot = match &self.fail_fast {
-            None => Slot::Spawned(rt.spawn(watched)),
+            None => Slot::Spawned(rt.spawn(task)),
             Some(ff) => {
                 // Rule 4: spawn and record under the lock.
                 let mut aborts = ff.aborts.lock().unwrap_or_else(PoisonError::into_inner);
                 if ff.failed.load(Ordering::Acquire) {
                     aborts.push(None);
-                    Slot::NotSpawned(Some(TaskError::Cancelled))
+                    Slot::NotSpawned(Some(Box::new(TaskError::Cancelled)))
                 } else {
-                    let h = rt.spawn(watched);
+                    let h = rt.spawn(task);
                     aborts.push(Some(h.abort_handle()));
                     Slot::Spawned(h)
                 }
@@ -416,14 +429,20 @@ impl<T: Send + 'static> TaskGroup<T> {
     pub async fn join_all(mut self) -> Vec<Result<T, TaskError>> {
         let mut out = Vec::with_capacity(self.slots.len());
         for slot in &mut self.slots {
-            out.push(match slot {
+            let r = match slot {
+                // Awaited in its slot: if this future is dropped here, the
+                // group's Drop still aborts the task (rule 2).
                 Slot::Spawned(h) => match super::join_result(h.await) {
                     Ok(Ok(v)) => Ok(v),
                     Ok(Err(message)) => Err(TaskError::Panicked { message }),
                     Err(e) => Err(e),
                 },
-                Slot::NotSpawned(e) => Err(e.take().unwrap_or(TaskError::ResultTaken)),
-            });
+                Slot::NotSpawned(e) => Err(e.take().map_or(TaskError::ResultTaken, |e| *e)),
+            };
+            // A finished task's handle is dropped at once, freeing the task,
+            // and the group's Drop has nothing left to abort for it.
+            *slot = Slot::NotSpawned(None);
+            out.push(r);
         }
         out
     }
@@ -440,15 +459,23 @@ impl<T> Drop for TaskGroup<T> {
     }
 }
 
+/// What a task of a group carries beyond its future, when it carries
+/// anything: a name, a detector, or the group's fail-fast state.
+struct Meta<T> {
+    name: TaskName,
+    index: usize,
+    detector: Option<BlockingDetector>,
+    fail_fast: Option<Arc<FailFast<T>>>,
+}
+
 pin_project_lite::pin_project! {
-    /// One task of a group: catches its panic (rule 3) and reports its
-    /// failure under `fail_fast` (rule 4).
+    /// One task of a group: catches its panic (rule 3), reports its
+    /// failure under `fail_fast` (rule 4), and times each poll when
+    /// watched.
     struct GroupTask<F, T> {
         #[pin]
         fut: F,
-        name: TaskName,
-        index: usize,
-        fail_fast: Option<Arc<FailFast<T>>>,
+        meta: Option<Box<Meta<T>>>,
     }
 }
 
@@ -461,24 +488,42 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let fut = this.fut;
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        let meta = this.meta.as_deref();
+        let poll = || catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        let r = match meta {
+            Some(Meta {
+                detector: Some(d),
+                name,
+                ..
+            }) => d.time_poll(name, poll),
+            _ => poll(),
+        };
+        let fail = |m: &Meta<T>| {
+            if let Some(ff) = &m.fail_fast {
+                ff.fail(m.index);
+            }
+        };
+        match r {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => {
-                if let Some(ff) = this.fail_fast {
-                    if (ff.failed_by)(&v) {
-                        ff.fail(*this.index);
+                if let Some(m) = meta {
+                    if m.fail_fast.as_ref().is_some_and(|ff| (ff.failed_by)(&v)) {
+                        fail(m);
                     }
                 }
                 Poll::Ready(Ok(v))
             }
             Err(payload) => {
-                if let Some(ff) = this.fail_fast {
-                    ff.fail(*this.index);
-                }
                 let message = super::panic_message(&*payload);
-                let message = match this.name {
-                    TaskName::Named(n) => format!("{message} (in task `{n}`)"),
-                    TaskName::Index(_) => message,
+                let message = match meta {
+                    Some(m) => {
+                        fail(m);
+                        match &m.name {
+                            TaskName::Named(n) => format!("{message} (in task `{n}`)"),
+                            TaskName::Index(_) => message,
+                        }
+                    }
+                    None => message,
                 };
                 // The payload's own Drop may panic; never unwind from here.
                 if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
