@@ -113,7 +113,11 @@ pub fn gather_limited(b: &mut Bench) -> Result<(), BuildError> {
     };
     let want = value_sum(count);
     let rt = runtime(b.workers);
-    let ours = || timed(NAME, "workwise", count, want, || rt.block_on(ours_gather_limited(count)));
+    let ours = || {
+        timed(NAME, "workwise", count, want, || {
+            rt.block_on(ours_gather_limited(count))
+        })
+    };
     if b.wants(NAME, "buffer_unordered") {
         b.run(NAME, "buffer_unordered", b.rounds.warmup, ours, || {
             timed(NAME, "buffer_unordered", count, want, || {

@@ -103,6 +103,8 @@ pub struct TaskGroup<T> {
     limit: Option<Arc<Semaphore>>,
     fail_fast: Option<Arc<FailFast<T>>>,
     detector: Option<BlockingDetector>,
+    /// The runtime of the first spawn; every task runs on it.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 enum Slot<T> {
@@ -167,6 +169,7 @@ impl<T: Send + 'static> TaskGroup<T> {
             limit: None,
             fail_fast: None,
             detector: None,
+            runtime: None,
         }
     }
 
@@ -253,7 +256,8 @@ impl<T: Send + 'static> TaskGroup<T> {
         self
     }
 
-    /// Spawns `fut` on the current tokio runtime as the group's next task.
+    /// Spawns `fut` as the group's next task, on the tokio runtime current
+    /// at the group's first spawn (every task of a group runs on that one).
     ///
     /// # Examples
     ///
@@ -313,10 +317,16 @@ impl<T: Send + 'static> TaskGroup<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            let err = super::no_runtime("TaskGroup::spawn");
-            self.slots.push(Slot::NotSpawned(Some(Box::new(err))));
-            return;
+        let rt = match self.runtime.take() {
+            Some(rt) => rt,
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(rt) => rt,
+                Err(_) => {
+                    let err = super::no_runtime("TaskGroup::spawn");
+                    self.slots.push(Slot::NotSpawned(Some(Box::new(err))));
+                    return;
+                }
+            },
         };
         let detector = match &self.detector {
             Some(d) => Some(d.clone()),
@@ -345,6 +355,7 @@ impl<T: Send + 'static> TaskGroup<T> {
                 self.launch(&rt, GroupTask { fut, meta });
             }
         }
+        self.runtime = Some(rt);
     }
 
     fn launch<F>(&mut self, rt: &tokio::runtime::Handle, task: GroupTask<F, T>)
