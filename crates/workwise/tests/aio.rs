@@ -653,3 +653,23 @@ async fn dropping_a_spawn_named_task_detaches_it() {
     }));
     assert_eq!(guard("the detached task", rx).await, Ok(5));
 }
+
+// ---------------------------------------------------------------- auto traits
+
+#[test]
+fn aio_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    type Fut = std::future::Ready<u8>;
+    type Futs = std::vec::IntoIter<Fut>;
+    send_sync::<BlockingDetector>();
+    send_sync::<aio::BlockingReport>();
+    send_sync::<ZeroLimitError>();
+    send_sync::<TaskGroup<u8>>();
+    send_sync::<aio::Task<u8>>();
+    send_sync::<aio::RunBlocking<u8>>();
+    send_sync::<aio::Timeout<Fut>>();
+    send_sync::<aio::Watched<Fut>>();
+    send_sync::<aio::Gather<Fut>>();
+    send_sync::<aio::GatherLimited<Futs>>();
+    send_sync::<aio::GatherUnordered<Futs>>();
+}

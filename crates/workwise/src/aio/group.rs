@@ -182,6 +182,7 @@ impl<T: Send + 'static> TaskGroup<T> {
     /// use workwise::aio::TaskGroup;
     ///
     /// let group: TaskGroup<()> = TaskGroup::with_limit(100)?;
+    /// assert!(group.is_empty());
     /// assert!(TaskGroup::<()>::with_limit(0).is_err());
     /// # Ok::<(), workwise::aio::ZeroLimitError>(())
     /// ```
