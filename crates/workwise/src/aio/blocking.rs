@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::{Pool, TaskError, TaskHandle};
+use crate::pool::{Pool, TaskError, TaskHandle};
 
 /// Runs the blocking closure `f` on `pool` and gives a future of its result,
 /// so async code never blocks its runtime's threads (pitfall 2 of the

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::TaskError;
+use crate::pool::TaskError;
 
 /// The threshold of [`BlockingDetector::new`].
 const DEFAULT_THRESHOLD: Duration = Duration::from_millis(10);

@@ -17,7 +17,6 @@
 //!    the rest or sees the flag and is never spawned.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,7 +27,8 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::detector::{BlockingDetector, TaskName};
 use super::ZeroLimitError;
-use crate::TaskError;
+use crate::pool::task::catch;
+use crate::pool::TaskError;
 
 /// Whether a task's output counts as a failure, for
 /// [`TaskGroup::fail_fast`].
@@ -501,7 +501,7 @@ where
         let this = self.project();
         let fut = this.fut;
         let meta = this.meta.as_deref();
-        let poll = || catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        let poll = || catch(|| fut.poll(cx));
         let r = match meta {
             Some(Meta {
                 detector: Some(d),
@@ -525,21 +525,16 @@ where
                 }
                 Poll::Ready(Ok(v))
             }
-            Err(payload) => {
-                let message = super::panic_message(&*payload);
-                let message = match meta {
-                    Some(m) => {
-                        fail(m);
-                        match &m.name {
-                            TaskName::Named(n) => format!("{message} (in task `{n}`)"),
-                            TaskName::Index(_) => message,
-                        }
-                    }
-                    None => message,
+            Err(e) => {
+                let mut message = match e {
+                    TaskError::Panicked { message } => message,
+                    other => other.to_string(),
                 };
-                // The payload's own Drop may panic; never unwind from here.
-                if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                    std::mem::forget(again);
+                if let Some(m) = meta {
+                    fail(m);
+                    if let TaskName::Named(n) = &m.name {
+                        message = format!("{message} (in task `{n}`)");
+                    }
                 }
                 Poll::Ready(Err(message))
             }

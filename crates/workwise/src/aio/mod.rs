@@ -43,6 +43,8 @@ mod timeout;
 
 use std::fmt;
 
+use crate::pool::TaskError;
+
 pub use blocking::{run_blocking, RunBlocking};
 pub use detector::{spawn_named, BlockingDetector, BlockingReport, Task, Watched};
 pub use gather::{
@@ -82,8 +84,8 @@ const NO_RUNTIME: &str = "there is no tokio runtime here: call this from inside 
 
 /// The error for work that could not start because no runtime (or no timer)
 /// was there to run it.
-fn no_runtime(what: &str) -> crate::TaskError {
-    crate::TaskError::NoWorker {
+fn no_runtime(what: &str) -> TaskError {
+    TaskError::NoWorker {
         message: no_runtime_message(what),
     }
 }
@@ -92,24 +94,13 @@ fn no_runtime_message(what: &str) -> String {
     format!("{what}: {NO_RUNTIME}")
 }
 
-/// The message of a panic payload, as the pool reports it.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a payload that is not a string".to_owned()
-    }
-}
-
 /// A tokio join result as a workwise task result.
-fn join_result<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, crate::TaskError> {
+fn join_result<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, TaskError> {
     match r {
         Ok(v) => Ok(v),
-        Err(e) if e.is_panic() => Err(crate::TaskError::Panicked {
-            message: panic_message(&*e.into_panic()),
+        Err(e) if e.is_panic() => Err(TaskError::Panicked {
+            message: crate::pool::task::panic_message(&*e.into_panic()),
         }),
-        Err(_) => Err(crate::TaskError::Cancelled),
+        Err(_) => Err(TaskError::Cancelled),
     }
 }

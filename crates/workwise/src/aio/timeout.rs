@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::TaskError;
+use crate::pool::TaskError;
 
 pin_project_lite::pin_project! {
     /// The future returned by [`timeout`].
@@ -88,9 +88,7 @@ pub fn timeout<F: Future>(limit: Duration, fut: F) -> Timeout<F> {
     }
     // A runtime without `enable_time` panics when a timer is made; that
     // is the only panic here, so it is caught and becomes an error value.
-    let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        tokio::time::timeout_at(deadline.into(), fut)
-    }));
+    let made = crate::pool::task::catch(|| tokio::time::timeout_at(deadline.into(), fut));
     match made {
         Ok(inner) => Timeout {
             state: State::Timed { inner },
