@@ -121,7 +121,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         peak.load(Ordering::SeqCst)
     );
     assert!(peak.load(Ordering::SeqCst) <= LIMIT);
-    assert_eq!(timed_out.len() as u64, REQUESTS / 25);
+    // Every slow request timed out (a busy machine may add a few more).
+    assert!((0..REQUESTS)
+        .filter(|id| id % 25 == 24)
+        .all(|id| timed_out.contains(&id)));
 
     // Dropping the group aborts the server task, and with it its listener
     // and its connection group: nothing outlives main.

@@ -49,7 +49,8 @@ pin_project_lite::pin_project! {
 /// Runs `fut` with a time limit: its output, or [`TaskError::TimedOut`] if
 /// `limit` passes first (the future is then dropped, which cancels it).
 ///
-/// A `limit` too large for an [`Instant`](std::time::Instant) (such as
+/// The clock starts when `timeout` is called, not at the first poll. A
+/// `limit` too large for an [`Instant`](std::time::Instant) (such as
 /// [`Duration::MAX`]) means no limit.
 ///
 /// # Examples
