@@ -11,6 +11,7 @@
 //! cargo run --release -p workwise-bench -- [--quick] [--json] [--filter SUBSTR] [--rounds N] [--verbose]
 //! ```
 
+mod aio;
 mod cpu;
 mod harness;
 mod oneshot;
@@ -246,6 +247,9 @@ fn main() -> ExitCode {
         process::map_tiny,
         #[cfg(target_os = "linux")]
         process::shared_100mb,
+        aio::gather_limited,
+        aio::spawn,
+        aio::detector_cost,
     ];
     for scenario in scenarios {
         if let Err(e) = scenario(&mut bench) {

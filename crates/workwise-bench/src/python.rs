@@ -1,7 +1,9 @@
 //! The Python peers, each run as a `python3` subprocess (one process per
 //! round) and timed inside Python with `perf_counter_ns`:
 //! `concurrent.futures.ThreadPoolExecutor` for `pool.submit_wait`, and
-//! `queue.Queue` with `task_done`/`join` for the `queue.*` rows.
+//! `queue.Queue` with `task_done`/`join` for the `queue.*` rows; the
+//! asyncio script of `aio.gather_limited` lives in `aio.rs` and runs
+//! through [`one_round`].
 
 use std::process::Command;
 
@@ -156,7 +158,11 @@ pub fn queue_round(
 
 /// Runs `script` with `args`, reads its first line `<ns per op> <sum>`, and
 /// checks the sum (a mismatch ends the process).
-fn one_round(scenario: &str, script: &str, args: &[String], want_sum: u64) -> Round {
+///
+/// # Errors
+///
+/// When Python fails or prints something unexpected.
+pub fn one_round(scenario: &str, script: &str, args: &[String], want_sum: u64) -> Round {
     let out = Command::new(PYTHON)
         .args(["-c", script])
         .args(args)

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | Web scraping, file I/O, database calls: mostly waiting | threads, more than cores | [`Pool::io`] (elastic, `min(32, cores + 4)`) |
 //! | Image processing, number crunching, data analysis | one thread per core, work-stealing | [`Pool::cpu`] |
-//! | Thousands of simultaneous connections | an async runtime | await a [`TaskHandle`] from tokio; blocking calls go to [`Pool::io`] |
+//! | Thousands of simultaneous connections | an async runtime | `aio` (feature `tokio`): `gather_limited`, `TaskGroup`, `timeout`, `BlockingDetector`; blocking calls go to [`Pool::io`] through `aio::run_blocking` |
 //! | Small, fast, or step-by-step dependent work | a plain loop | [`Workload::Sequential`] |
 //! | Code that may crash, abort, leak or hang (FFI, decoders, untrusted input) | worker processes, for isolation | `process::ProcessPool` (feature `process`): a crash costs one task, never the pool |
 //!
@@ -79,6 +79,8 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 mod breaker;
 mod clock;
 mod iter;
