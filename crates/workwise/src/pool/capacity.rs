@@ -14,7 +14,9 @@
 //!    line reserves, rereading `queued` under that lock before it waits, and
 //!    on leaving it notifies the next. While anyone is in line, a `try_`
 //!    reservation is refused and a new blocking one joins the end of the
-//!    line: blocked submitters are served first come, first served. A
+//!    line: blocked submitters are served first come, first served (one
+//!    that finds nobody in line first spins briefly, counted in `waiters`
+//!    so that no `try_` reservation overtakes it). A
 //!    release that leaves at most half the capacity queued reads `waiters`
 //!    and notifies under the same lock. Closing notifies too.
 //!
@@ -82,21 +84,23 @@ impl Capacity {
         }
         match self.try_reserve(internal) {
             Err(Refused::Full) if block => {
-                // A place often frees within microseconds: spin briefly
-                // before joining the line (parking costs ~27 µs here), but
-                // never past someone already in line.
-                let mut got = Err(Refused::Full);
-                spin_until(|| {
-                    if self.waiters.load(SeqCst) > 0 {
-                        return true;
+                // A place often frees within microseconds: with nobody in
+                // line, spin briefly before joining it (parking costs ~27 µs
+                // here), counted as a waiter so that no `try_` reservation
+                // overtakes the spinner meanwhile.
+                if self.waiters.load(SeqCst) == 0 {
+                    self.waiters.fetch_add(1, SeqCst);
+                    let mut got = Err(Refused::Full);
+                    spin_until(|| {
+                        got = self.try_reserve(false);
+                        got != Err(Refused::Full)
+                    });
+                    self.waiters.fetch_sub(1, SeqCst);
+                    if got != Err(Refused::Full) {
+                        return got;
                     }
-                    got = self.try_reserve(false);
-                    got != Err(Refused::Full)
-                });
-                match got {
-                    Err(Refused::Full) => self.reserve_in_line(),
-                    r => r,
                 }
+                self.reserve_in_line()
             }
             r => r,
         }
