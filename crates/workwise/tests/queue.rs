@@ -167,10 +167,18 @@ fn a_big_bounded_queue_still_enforces_its_capacity() {
         drop(item);
         // Close wakes a blocked putter and hands it its item back.
         thread::scope(|s| {
-            let producer = s.spawn(|| q.put(6));
-            while q.unfinished() < CAP + 1 {
-                thread::yield_now();
-            }
+            let (started_tx, started) = mpsc::channel();
+            let q = &q;
+            let producer = s.spawn(move || {
+                started_tx.send(()).unwrap();
+                q.put(6)
+            });
+            // A blocked put holds no count while it waits, so there is
+            // nothing to poll for; give it a moment to block. The assertion
+            // below holds either way: a put that had not blocked yet is
+            // refused as closed and gets its item back too.
+            started.recv().unwrap();
+            thread::sleep(Duration::from_millis(20));
             q.close();
             assert_eq!(producer.join().unwrap().unwrap_err().into_inner(), 6);
         });
