@@ -67,8 +67,11 @@ enum Command {
     /// sequential row's (file i/o: a file's hash differed from that of the
     /// bytes written; api calls: an answer was not the item asked for, or a
     /// request failed in a way the server did not mean: the requests it
-    /// failed on purpose are the lesson, counted in `failed`, not an error),
-    /// 2 on a usage error.
+    /// failed on purpose are the lesson, counted in `failed`, not an error;
+    /// crash isolation: the crashed and lost tasks are the lesson, and an
+    /// error is a wrong checksum, a clean input reported crashed, a poisoned
+    /// one that did not crash, or a child process that did not end at its
+    /// first crash), 2 on a usage error.
     Tour(tour::TourArgs),
 
     /// The crash isolation scenario's `Pool::cpu` row, which the tour runs

@@ -159,8 +159,8 @@ pub(crate) fn advice(run: &ProcRun, threads: Option<&ParRun>) -> String {
                 )
             } else {
                 format!(
-                    "; faster than Pool::cpu in this run ({ours} against {theirs}), which \
-                     threads usually are not"
+                    "; faster than Pool::cpu in this run ({ours} against {theirs}), though \
+                     the copies and round trips usually make processes the slower model"
                 )
             }
         }
