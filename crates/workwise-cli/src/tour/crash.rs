@@ -392,6 +392,10 @@ impl ChildRun {
                         fail(format!("task {i}: two results"));
                     }
                 }
+                (Some(input), _) if input.fault != Fault::None => fail(format!(
+                    "task {i}: a poisoned input ({:?}) did not crash the child process",
+                    input.fault
+                )),
                 (Some(_), Some(&want)) => fail(format!(
                     "task {i}: checksum {sum:016x}, the loop's {want:016x}"
                 )),
