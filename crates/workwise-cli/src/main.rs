@@ -24,7 +24,8 @@ use clap::{Parser, Subcommand};
         workwise tour --scenario scraping\n  \
         workwise tour --scenario api\n  \
         workwise tour --scenario files\n  \
-        workwise tour --scenario analysis --scenario images"
+        workwise tour --scenario analysis --scenario images\n  \
+        workwise tour --scenario crash"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,7 +39,8 @@ enum Command {
     /// Each scenario runs the same work as `sequential` (a plain loop) and
     /// under the right model, and most also under the wrong one. Every row
     /// shows the wall time, the speedup over the scenario's first row
-    /// (`sequential`; `naive` for api calls), the scenario's own figures, and
+    /// (`sequential`; `naive` for api calls; `ProcessPool` for crash
+    /// isolation), the scenario's own figures, and
     /// an advisor line computed from what was measured (the pool's busy
     /// time, CPU time and queue wait; for api calls, the server's and the
     /// policy's counts).
@@ -54,21 +56,43 @@ enum Command {
     /// per read, as a loop and as a queue pipeline: a producer thread and
     /// consumers on `Pool::io`); image processing (a box blur over generated
     /// images) and data analysis (a word count over generated text, as
-    /// map-reduce), both on `Pool::io` and `Pool::cpu`.
+    /// map-reduce), both on `Pool::io` and `Pool::cpu`, and on Linux also on
+    /// a `ProcessPool`, to measure what worker processes cost (memory per
+    /// worker, bytes copied); crash isolation (Linux: decode tasks of which
+    /// 1% crash their process, on a `ProcessPool`, which loses only those,
+    /// and on `Pool::cpu` in a child process, which the first crash ends).
     ///
     /// Exit status: 0 when every row ran and every result was right, 1 when
     /// the tour could not run, a request failed or a result differed from the
     /// sequential row's (file i/o: a file's hash differed from that of the
     /// bytes written; api calls: an answer was not the item asked for, or a
     /// request failed in a way the server did not mean: the requests it
-    /// failed on purpose are the lesson, counted in `failed`, not an error),
-    /// 2 on a usage error.
+    /// failed on purpose are the lesson, counted in `failed`, not an error;
+    /// crash isolation: the crashed and lost tasks are the lesson, and an
+    /// error is a wrong checksum, a clean input reported crashed, a poisoned
+    /// one that did not crash, or a child process that did not end at its
+    /// first crash), 2 on a usage error.
     Tour(tour::TourArgs),
+
+    /// The crash isolation scenario's `Pool::cpu` row, which the tour runs
+    /// in a child process because its first crash ends the process.
+    #[cfg(target_os = "linux")]
+    #[command(name = "crash-child", hide = true)]
+    CrashChild {
+        /// How many of the scenario's tasks to run.
+        tasks: usize,
+    },
 }
 
 fn main() -> ExitCode {
+    // First: a worker process of the tour's ProcessPools is this binary run
+    // again, and serves its tasks from here instead of running the tour.
+    #[cfg(target_os = "linux")]
+    workwise::process::init(tour::PROCESS_TASKS);
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(target_os = "linux")]
+        Command::CrashChild { tasks } => tour::crash::child(tasks),
         Command::Tour(args) => match tour::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             // A reader that went away (`workwise tour --json | head -1`) is

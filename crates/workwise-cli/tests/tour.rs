@@ -65,20 +65,24 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(scenarios.len(), 13, "{scenarios:?}");
-    // The guide's quick reference table's order.
+    // On Linux: a ProcessPool row in image processing and data analysis,
+    // and the crash isolation scenario's two rows.
+    let linux_rows = if cfg!(target_os = "linux") { 4 } else { 0 };
+    assert_eq!(scenarios.len(), 13 + linux_rows, "{scenarios:?}");
+    // The guide's quick reference table's order, then crash isolation.
     let mut order = scenarios.clone();
     order.dedup();
-    assert_eq!(
-        order,
-        [
-            "web scraping",
-            "api calls",
-            "file i/o",
-            "image processing",
-            "data analysis"
-        ]
-    );
+    let mut want = vec![
+        "web scraping",
+        "api calls",
+        "file i/o",
+        "image processing",
+        "data analysis",
+    ];
+    if cfg!(target_os = "linux") {
+        want.push("crash isolation");
+    }
+    assert_eq!(order, want);
 
     let scraping = scenario_rows(
         &rows,
@@ -93,8 +97,11 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     api_rows(&rows);
 
     // CPU-bound scenarios: the wrong model (threads sized for waiting)
-    // first, then the right one.
-    let cpu_models = ["sequential", "Pool::io", "Pool::cpu"];
+    // first, then the right one, then (Linux) worker processes.
+    let mut cpu_models = vec!["sequential", "Pool::io", "Pool::cpu"];
+    if cfg!(target_os = "linux") {
+        cpu_models.push("ProcessPool");
+    }
     let analysis = scenario_rows(&rows, "data analysis", &cpu_models, &["mb", "mb_per_s"]);
     // Every model counted the same words (the tour also compares the counts
     // word by word, and fails the row if they differ).
@@ -131,9 +138,123 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         match row["model"].as_str().unwrap() {
             "sequential" => assert_eq!(workers, 1, "{row}"),
             "Pool::io" => assert!(workers >= 5, "{row}"),
-            _ => {}
+            "ProcessPool" => process_figures(row),
+            _ => {
+                // The process figures are the ProcessPool rows' only.
+                assert!(row.get("worker_mb").is_none(), "{row}");
+                assert!(row.get("sent_mb").is_none(), "{row}");
+            }
         }
     }
+    if cfg!(target_os = "linux") {
+        crash_rows(&rows, 400);
+    }
+}
+
+/// Checks the figures of a ProcessPool row of a CPU-bound scenario: the
+/// memory of its workers, the bytes copied, and an advisor line that
+/// compares it with the threads.
+fn process_figures(row: &Value) {
+    for key in ["worker_mb", "sent_mb", "received_mb"] {
+        assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
+    }
+    let advice = row["advice"].as_str().unwrap();
+    assert!(advice.contains("Pool::cpu"), "{row}");
+    assert!(advice.contains("isolation"), "{row}");
+}
+
+/// Checks the crash isolation rows of a run of `tasks`: the ProcessPool
+/// loses nothing and reports every crash; Pool::cpu, in its child process,
+/// loses every result after the first crash.
+fn crash_rows(rows: &[Value], tasks: u64) {
+    let crash: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["scenario"] == "crash isolation")
+        .collect();
+    let models: Vec<&str> = crash.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["ProcessPool", "Pool::cpu"], "{rows:?}");
+    for &row in &crash {
+        // Crashes and lost results are the lesson, not failures.
+        assert_eq!(row["failed"], 0, "{row}");
+        assert!(row.get("first_failure").is_none(), "{row}");
+        assert_eq!(count(row, "tasks"), tasks, "{row}");
+        assert_eq!(
+            count(row, "succeeded") + count(row, "crashed") + count(row, "lost"),
+            tasks,
+            "{row}"
+        );
+        assert!(row["wall_ms"].as_f64().is_some_and(|v| v > 0.0), "{row}");
+        assert!(row["workers"].as_u64().is_some_and(|w| w > 0), "{row}");
+        assert!(
+            row["advice"].as_str().is_some_and(|a| !a.is_empty()),
+            "{row}"
+        );
+    }
+    let (pool, threads) = (crash[0], crash[1]);
+    // 1% of the tasks crash their worker: each is reported, the rest succeed.
+    assert_eq!(count(pool, "crashed"), tasks / 100, "{pool}");
+    assert_eq!(count(pool, "lost"), 0, "{pool}");
+    assert!(count(pool, "respawns") > 0, "{pool}");
+    assert_eq!(pool["speedup"], 1.0, "{pool}");
+    // The first crash ended the child process: results were lost, and no
+    // task was told why.
+    assert!(count(threads, "lost") > 0, "{threads}");
+    assert_eq!(count(threads, "crashed"), 0, "{threads}");
+    assert!(
+        count(threads, "succeeded") < count(pool, "succeeded"),
+        "{pool}\n{threads}"
+    );
+    // Its wall time is the time until the crash: no speedup.
+    assert!(threads["speedup"].is_null(), "{threads}");
+    let advice = threads["advice"].as_str().unwrap();
+    assert!(advice.contains("died of signal"), "{threads}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_crash_scenario_runs_alone_and_a_process_pool_loses_only_the_crashed_tasks() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "crash"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    crash_rows(&rows, 400);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_hidden_crash_child_dies_at_its_first_crash() {
+    // The Pool::cpu row's child process, run directly: it prints one
+    // `<task> <checksum>` line per result, then a poisoned input ends it.
+    use std::os::unix::process::ExitStatusExt;
+    // Through a shell that turns core dumps off, as the tour does.
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -c 0; exec \"$0\" crash-child 400"])
+        .arg(env!("CARGO_BIN_EXE_workwise"))
+        .output()
+        .expect("sh runs");
+    let signal = out.status.signal();
+    assert!(matches!(signal, Some(6 | 11)), "{:?}", out.status);
+    let lines = String::from_utf8(out.stdout).unwrap();
+    let results = lines.lines().count();
+    assert!(results < 400, "{results}");
+    for line in lines.lines() {
+        let parts: Vec<u64> = line
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(parts.len(), 2, "{line:?}");
+    }
+    // Hidden from the help.
+    let help = workwise(&["--help"]);
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("crash-child"));
 }
 
 /// A figure of a row, as a count.
@@ -241,7 +362,9 @@ fn one_scenario_by_name_runs_alone() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(rows.len(), 3, "{stdout}");
+    // sequential, Pool::io, Pool::cpu, and ProcessPool on Linux.
+    let want = if cfg!(target_os = "linux") { 4 } else { 3 };
+    assert_eq!(rows.len(), want, "{stdout}");
     assert!(
         rows.iter().all(|r| r["scenario"] == "image processing"),
         "{stdout}"

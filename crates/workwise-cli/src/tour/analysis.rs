@@ -5,8 +5,11 @@
 //! blocks; `Pool::io`, the wrong model (`min(32, cores + 4)` threads for work
 //! that never waits: the guide's "threads for CPU-bound work" pitfall); and
 //! `Pool::cpu`, the right one (one thread per core; Rust threads compute in
-//! parallel, so no processes are needed). Every run's counts must equal the
-//! loop's, word for word.
+//! parallel, so no processes are needed). On Linux a fourth row runs the
+//! same count on a `ProcessPool` (`map`, chunked; each block's text and its
+//! counts copied through pipes), to measure what processes cost: memory per
+//! worker and bytes copied. Every run's counts must equal the loop's, word
+//! for word.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +18,20 @@ use workwise::Pool;
 use workwise_workloads::text;
 
 use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+
+/// One block's word counts as a worker process sends them back.
+#[cfg(target_os = "linux")]
+fn count_block(block: String) -> Vec<(String, u64)> {
+    text::count_words(&block)
+        .into_iter()
+        .map(|(word, n)| (word.to_string(), n))
+        .collect()
+}
+
+/// The count of one block, for `ProcessPool`.
+#[cfg(target_os = "linux")]
+pub(crate) const COUNT_BLOCK: workwise::process::Task<String, Vec<(String, u64)>> =
+    workwise::process_task!(count_block);
 
 /// Bytes of text a full run counts.
 const FULL_BYTES: usize = 40_000_000;
@@ -55,7 +72,19 @@ impl Scenario for DataAnalysis {
                 key: "words",
                 header: "words",
             },
+            Column {
+                key: "worker_mb",
+                header: "MB/worker",
+            },
+            Column {
+                key: "sent_mb",
+                header: "sent MB",
+            },
         ]
+    }
+
+    fn model_width(&self) -> usize {
+        11
     }
 
     fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
@@ -120,8 +149,54 @@ impl Scenario for DataAnalysis {
                     .into_measurement(model, run.max_workers, run.wall, advice),
             )?;
         }
+        #[cfg(target_os = "linux")]
+        {
+            let threads = runs.last().map(|(_, run, _)| run);
+            process_row(tour, &blocks, &expected, mb, threads)?;
+        }
         Ok(())
     }
+}
+
+/// The `ProcessPool` row: the blocks sent to worker processes with `map`
+/// (chunked as `par_map` chunks), each block's counts sent back and merged
+/// here.
+#[cfg(target_os = "linux")]
+fn process_row(
+    tour: &mut Tour,
+    blocks: &[&str],
+    expected: &Counts<'_>,
+    mb: f64,
+    threads: Option<&advice::ParRun>,
+) -> Result<(), TourError> {
+    use super::processes;
+
+    // Owned copies, made before the clock starts, as the blocks are.
+    let owned: Vec<String> = blocks.iter().map(|b| b.to_string()).collect();
+    let bar = tour.progress(processes::MODEL, owned.len());
+    let (counted, run) = processes::timed_on_process_pool("analysis", |pool| {
+        let mut merged: HashMap<String, u64> = HashMap::new();
+        for counts in pool.map(COUNT_BLOCK, owned) {
+            for (word, n) in counts? {
+                *merged.entry(word).or_insert(0) += n;
+            }
+            bar.inc(1);
+        }
+        Ok::<_, workwise::TaskError>(merged)
+    })?;
+    bar.finish_and_clear();
+    let counted = counted.map_err(|e| e.to_string());
+    let borrowed = counted.as_ref().map_err(Clone::clone).map(|merged| {
+        merged
+            .iter()
+            .map(|(word, &n)| (word.as_str(), n))
+            .collect::<Counts<'_>>()
+    });
+    let row = Row::check(borrowed.as_ref().map_err(Clone::clone), expected, mb);
+    let advice = processes::advice(&run, threads);
+    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice);
+    m.figures.extend(run.figures());
+    tour.record(m)
 }
 
 /// One run's outcome, checked against the loop's counts.

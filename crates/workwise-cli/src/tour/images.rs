@@ -5,7 +5,10 @@
 //! (`min(32, cores + 4)` threads for work that never waits: the guide's
 //! "threads for CPU-bound work" pitfall); and `Pool::cpu`, the right one (one
 //! thread per core; Rust threads compute in parallel, so no processes are
-//! needed). Every output image's checksum must equal the loop's.
+//! needed). On Linux a fourth row runs the same blur on a `ProcessPool`
+//! (one worker process per core, each image and its result copied through
+//! pipes), to measure what processes cost: memory per worker and bytes
+//! copied. Every output image's checksum must equal the loop's.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,45 @@ use workwise::Pool;
 use workwise_workloads::image::{self, Gray};
 
 use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+
+/// An image as it crosses a worker process's pipe: its size and its pixels
+/// as one byte string.
+#[cfg(target_os = "linux")]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Frame {
+    width: usize,
+    height: usize,
+    pixels: super::processes::Bytes,
+}
+
+#[cfg(target_os = "linux")]
+impl Frame {
+    fn of(img: &Gray) -> Frame {
+        Frame {
+            width: img.width,
+            height: img.height,
+            pixels: super::processes::Bytes(img.pixels.clone()),
+        }
+    }
+
+    fn into_gray(self) -> Gray {
+        Gray {
+            width: self.width,
+            height: self.height,
+            pixels: self.pixels.0,
+        }
+    }
+}
+
+/// The blur as a worker process runs it: the whole blurred image comes back.
+#[cfg(target_os = "linux")]
+fn blur(img: Frame) -> Frame {
+    Frame::of(&image::box_blur(&img.into_gray(), RADIUS))
+}
+
+/// The blur, for `ProcessPool`.
+#[cfg(target_os = "linux")]
+pub(crate) const BLUR: workwise::process::Task<Frame, Frame> = workwise::process_task!(blur);
 
 /// Images a full run blurs.
 const FULL_IMAGES: usize = 64;
@@ -43,10 +85,24 @@ impl Scenario for ImageProcessing {
     }
 
     fn columns(&self) -> &'static [Column] {
-        &[Column {
-            key: "images_per_s",
-            header: "images/s",
-        }]
+        &[
+            Column {
+                key: "images_per_s",
+                header: "images/s",
+            },
+            Column {
+                key: "worker_mb",
+                header: "MB/worker",
+            },
+            Column {
+                key: "sent_mb",
+                header: "sent MB",
+            },
+        ]
+    }
+
+    fn model_width(&self) -> usize {
+        11
     }
 
     fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
@@ -112,8 +168,47 @@ impl Scenario for ImageProcessing {
                     .into_measurement(model, run.max_workers, run.wall, advice),
             )?;
         }
+        #[cfg(target_os = "linux")]
+        {
+            let threads = runs.last().map(|(_, run, _)| run);
+            process_row(tour, &images, &expected, threads)?;
+        }
         Ok(())
     }
+}
+
+/// The `ProcessPool` row: each image sent to a worker process, blurred
+/// there, and sent back whole, one task per image.
+#[cfg(target_os = "linux")]
+fn process_row(
+    tour: &mut Tour,
+    images: &[Gray],
+    expected: &[u64],
+    threads: Option<&advice::ParRun>,
+) -> Result<(), TourError> {
+    use super::processes;
+
+    // Made before the clock starts, as the images are.
+    let frames: Vec<Frame> = images.iter().map(Frame::of).collect();
+    let bar = tour.progress(processes::MODEL, frames.len());
+    let (sums, run) = processes::timed_on_process_pool("images", |pool| {
+        let handles: Vec<_> = frames.iter().map(|f| pool.submit_ref(BLUR, f)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let sum = h.wait().map(|out| image::checksum(&out.into_gray()));
+                bar.inc(1);
+                sum
+            })
+            .collect::<Result<Vec<u64>, _>>()
+    })?;
+    bar.finish_and_clear();
+    let sums = sums.map_err(|e| e.to_string());
+    let row = Row::check(sums.as_deref(), expected);
+    let advice = processes::advice(&run, threads);
+    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice);
+    m.figures.extend(run.figures());
+    tour.record(m)
 }
 
 /// One run's outcome, checked image by image against the loop's checksums.

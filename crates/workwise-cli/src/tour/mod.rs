@@ -4,16 +4,23 @@
 //! loop and under the right model (most also under the wrong one), and
 //! [`Tour::record`]s a [`Measurement`] per run. The tour turns measurements
 //! into rows: the speedup over the scenario's baseline row (`sequential`;
-//! `naive` for api calls), a table line (or a JSON line), and the advisor's
+//! `naive` for api calls; `ProcessPool` for crash isolation), a table line (or a JSON line), and the advisor's
 //! reading of the figures. Adding a scenario is a new file and one line in
 //! [`SCENARIOS`].
 
 mod advice;
 mod analysis;
 mod api;
+#[cfg(target_os = "linux")]
+pub(crate) mod crash;
 mod files;
 mod images;
+#[cfg(target_os = "linux")]
+mod processes;
 mod scraping;
+
+#[cfg(target_os = "linux")]
+pub(crate) use processes::TASKS as PROCESS_TASKS;
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -35,6 +42,8 @@ const SCENARIOS: &[&dyn Scenario] = &[
     &files::FileIo,
     &images::ImageProcessing,
     &analysis::DataAnalysis,
+    #[cfg(target_os = "linux")]
+    &crash::CrashIsolation,
 ];
 
 /// The model name of the row that speedups are measured against, unless a
@@ -47,7 +56,8 @@ pub(crate) struct TourArgs {
     /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200;
     /// api calls: 200 requests, not 400, and a 1 s outage, not 2 s; file
     /// i/o: 500 files, not 2,000; image processing: 32 images, not 64; data
-    /// analysis: 8 MB of text, not 40).
+    /// analysis: 8 MB of text, not 40; crash isolation: 400 tasks, not
+    /// 2,000).
     #[arg(long)]
     quick: bool,
 
@@ -67,7 +77,15 @@ pub(crate) struct TourArgs {
     /// one second). file i/o: files, mb, files_per_s, and on the `queue
     /// pipeline` row peak_queue, the queue's longest length read after each
     /// put. image processing: images, images_per_s. data analysis: mb,
-    /// mb_per_s, words.
+    /// mb_per_s, words. On the `ProcessPool` rows (Linux) also worker_mb (a
+    /// worker process's private memory, the mean over the workers, in MB),
+    /// sent_mb and received_mb (the bytes copied through the workers' pipes,
+    /// in MB). crash isolation (Linux): tasks, succeeded, crashed (tasks told
+    /// that their worker process crashed), lost (tasks that gave neither a
+    /// result nor an error: on `Pool::cpu`, every one after the crash that
+    /// ended the process), respawns (worker processes started to replace
+    /// crashed ones); its `Pool::cpu` row's speedup is null (its wall time is
+    /// the time until the crash).
     ///
     /// On the api calls rows, failed counts the requests that finally failed,
     /// the lesson and not an error of the tour, and errors follows it: how
@@ -78,7 +96,8 @@ pub(crate) struct TourArgs {
 
     /// Run only this scenario, by short or row name (`scraping` or "web
     /// scraping", `api` or "api calls", `files` or "file i/o", `images`,
-    /// `analysis`); repeat for several. All of them by default.
+    /// `analysis`, `crash` or "crash isolation"); repeat for several. All of
+    /// them by default.
     #[arg(
         long = "scenario",
         value_name = "NAME",
@@ -128,6 +147,12 @@ pub(crate) trait Scenario: Sync {
     /// the scenario records first.
     fn baseline(&self) -> &'static str {
         SEQUENTIAL
+    }
+    /// Whether a row's wall time means the same work as the baseline's, so
+    /// that a speedup over it says something (crash isolation: the
+    /// `Pool::cpu` row's wall is the time until its crash, so it has none).
+    fn compares_speed(&self, _model: &str) -> bool {
+        true
     }
     /// Runs the scenario, its [baseline](Scenario::baseline) first,
     /// recording each run.
@@ -342,7 +367,10 @@ impl Tour {
         if m.model == self.scenario.baseline() {
             self.baseline = Some(m.wall);
         }
-        let speedup = self.baseline.map_or(f64::NAN, |base| speedup(base, m.wall));
+        let speedup = match self.baseline {
+            Some(base) if self.scenario.compares_speed(m.model) => speedup(base, m.wall),
+            _ => f64::NAN,
+        };
         self.failed += m.tour_errors();
         if self.json {
             let row = JsonRow {
@@ -378,7 +406,8 @@ impl Tour {
             self.out,
             "workwise tour: the guide's quick reference, run live ({cores}{size})\n\
              wall: the whole run, a pool's start to its shutdown; \
-             speedup: the first row's wall (sequential; api calls: naive) / this wall"
+             speedup: the first row's wall (sequential; api calls: naive; crash isolation: \
+             ProcessPool) / this wall"
         )
     }
 
@@ -404,9 +433,14 @@ impl Tour {
             }
             writeln!(self.out)?;
         }
+        let speedup = if speedup.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{speedup:.2}x")
+        };
         write!(
             self.out,
-            "{:<name_w$}  {:<model_w$}  {:>9}  {:>7.2}x",
+            "{:<name_w$}  {:<model_w$}  {:>9}  {:>8}",
             self.scenario.name(),
             m.model,
             advice::human(m.wall),
