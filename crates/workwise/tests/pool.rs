@@ -787,10 +787,15 @@ impl Drop for PanicsOnDrop {
 #[test]
 fn a_result_whose_drop_panics_does_not_kill_the_worker() {
     let pool = Pool::io().max_workers(1).build().unwrap();
-    // The handle is dropped first, so the result is dropped on the worker.
+    // The handles are dropped while the tasks wait behind a gate, so each
+    // result is dropped on the worker, after its task ran.
+    let (open, blocker) = gate();
+    let first = pool.submit(blocker);
     for _ in 0..3 {
         drop(pool.submit(|| PanicsOnDrop));
     }
+    open.send(()).unwrap();
+    assert!(first.wait().is_ok());
     let mut h = pool.submit(|| 7);
     assert_eq!(h.wait_timeout(DEADLINE), Ok(7));
     assert_eq!(pool.stats().live_workers, 1);
