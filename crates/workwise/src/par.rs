@@ -33,11 +33,12 @@
 //!    the calling thread, then goes parallel. A site trusted after many
 //!    cheap calls that turns heavy runs inline until its next spot check
 //!    (at most 32 calls later), and is then handled the same way.
-//! 4. A parallel run decided from an estimate is timed: if its wall time
-//!    times the number of workers (an upper bound on the items' cost) fits
-//!    the inline budget, the estimate was too high (a sample slowed by
-//!    preemption, say) and is lowered to that bound, so the next call runs
-//!    inline instead of going to the pool until the next resample.
+//! 4. A parallel run decided from an estimate times its chunks (two clock
+//!    reads per chunk of at least ~50 µs): if the items cost less than the
+//!    estimate said (a sample slowed by preemption, say), the estimate is
+//!    lowered to what they cost, so the next call decides on the truth
+//!    (inline, when it fits the budget) instead of going to the pool until
+//!    the next resample.
 //! 5. `with_chunk_size(n)` skips 1 to 4: chunks of `n` items, in parallel.
 //!
 //! # A shut-down pool
@@ -759,22 +760,29 @@ impl Par<'_> {
         chunks.reverse();
         let g = &g;
         let mut slots: Vec<Option<C>> = chunks.iter().map(|_| None).collect();
-        let start = recheck_budget.map(|_| Instant::now());
+        // Time spent inside the chunks, summed: the items' own cost, free of
+        // the wake-ups and queueing around them.
+        let spent = AtomicU64::new(0);
+        let timed = recheck_budget.is_some();
+        let spent_ref = &spent;
         pool.scope(|s| {
             for ((offset, c), slot) in chunks.into_iter().zip(slots.iter_mut()) {
                 // The scope waits for every task, so the handle may go.
-                drop(s.submit(move || *slot = Some(g(offset, c))));
+                drop(s.submit(move || {
+                    let start = timed.then(Instant::now);
+                    *slot = Some(g(offset, c));
+                    if let Some(start) = start {
+                        spent_ref.fetch_add(nanos(start.elapsed()), Relaxed);
+                    }
+                }));
             }
         });
-        if let (Some(budget), Some(start)) = (recheck_budget, start) {
-            // The items cost at most `took * workers` in all: if even that
-            // fits the inline budget, the estimate was too high (a sample
-            // slowed by preemption, say), so lower it to what was seen and
-            // let the next call run inline.
-            let took = nanos(start.elapsed()).saturating_mul(workers as u64);
-            if took < budget && parallel_items > 0 {
-                self.lower(site, took.saturating_mul(1000) / parallel_items as u64);
-            }
+        if timed && parallel_items > 0 {
+            // If the items cost less than the estimate said (a sample slowed
+            // by preemption, say), keep what they cost, so that the next
+            // call decides on it: inline when it fits the budget.
+            let seen_ps = spent.load(Relaxed).saturating_mul(1000) / parallel_items as u64;
+            self.lower(site, seen_ps);
         }
         // A chunk task cannot panic (`g` catches), so an empty slot is a task
         // the pool refused or cancelled: it was shut down.
