@@ -65,7 +65,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(scenarios.len(), 13, "{scenarios:?}");
+    assert_eq!(scenarios.len(), 16, "{scenarios:?}");
     // The guide's quick reference table's order.
     let mut order = scenarios.clone();
     order.dedup();
@@ -76,7 +76,8 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
             "api calls",
             "file i/o",
             "image processing",
-            "data analysis"
+            "data analysis",
+            "web server"
         ]
     );
 
@@ -91,6 +92,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     }
 
     api_rows(&rows);
+    web_rows(&rows);
 
     // CPU-bound scenarios: the wrong model (threads sized for waiting)
     // first, then the right one.
@@ -316,4 +318,53 @@ fn an_unknown_scenario_is_a_usage_error() {
     let out = workwise(&["tour", "--scenario", "juggling"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scraping"));
+}
+
+/// Checks the web server rows: the three models in order, each with its
+/// figures as positive numbers, and the blocking row's advice naming the
+/// handler the detector caught. No timing is asserted.
+fn web_rows(rows: &[Value]) {
+    let web = scenario_rows(
+        rows,
+        "web server",
+        &["thread per connection", "async", "async + blocking call"],
+        &["rps", "p50_ms", "p99_ms"],
+    );
+    for row in &web {
+        assert_eq!(count(row, "connections"), 200, "{row}");
+        assert!(row["kib_per_conn"].as_f64().is_some(), "{row}");
+        assert!(
+            row["p99_ms"].as_f64().unwrap() >= row["p50_ms"].as_f64().unwrap(),
+            "{row}"
+        );
+    }
+    // Every connection's requests were answered: 50 each, 1 each on the
+    // blocking row.
+    assert_eq!(count(web[0], "requests"), 200 * 50, "{}", web[0]);
+    assert_eq!(count(web[1], "requests"), 200 * 50, "{}", web[1]);
+    assert_eq!(count(web[2], "requests"), 200, "{}", web[2]);
+    // A thread per connection; the async servers run on a few threads.
+    assert_eq!(count(web[0], "workers"), 200, "{}", web[0]);
+    // Each of the blocking row's 200 requests blocked its runtime thread
+    // for 20 ms, twice the detector's threshold: it must name the handler.
+    let advice = web[2]["advice"].as_str().unwrap();
+    assert!(advice.contains("`GET /user`"), "{advice}");
+}
+
+#[test]
+fn the_web_server_scenario_runs_alone_with_its_three_models() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "web"]);
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    web_rows(&rows);
 }

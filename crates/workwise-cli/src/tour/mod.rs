@@ -14,6 +14,7 @@ mod api;
 mod files;
 mod images;
 mod scraping;
+mod web;
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -35,6 +36,7 @@ const SCENARIOS: &[&dyn Scenario] = &[
     &files::FileIo,
     &images::ImageProcessing,
     &analysis::DataAnalysis,
+    &web::WebServer,
 ];
 
 /// The model name of the row that speedups are measured against, unless a
