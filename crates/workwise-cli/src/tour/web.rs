@@ -376,12 +376,12 @@ const PING: &[u8] = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 const USER: &[u8] = b"GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 /// Where the head that `buf` begins with ends (after its blank line).
-fn head_end(buf: &[u8]) -> Option<usize> {
+pub(super) fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
 }
 
 /// A reply's `Content-Length`, 0 if it has none.
-fn content_length(head: &[u8]) -> usize {
+pub(super) fn content_length(head: &[u8]) -> usize {
     String::from_utf8_lossy(head)
         .lines()
         .find_map(|l| {
