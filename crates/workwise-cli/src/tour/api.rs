@@ -169,7 +169,8 @@ impl Scenario for ApiCalls {
              circuit breaker and timeouts, workwise says Pool::io() and one Policy around \
              every call: {RATE}/s (burst {BURST}), a breaker open for {} after \
              {FAILURES_TO_OPEN} failures in a row, {} per attempt, up to {MAX_ATTEMPTS} \
-             attempts backing off from {} with jitter",
+             attempts backing off from {} with jitter; the aio row: the same policy \
+             around every call from one async task through one shared client",
             plan.requests,
             server::API_FLAKY,
             outage.from_call,

@@ -61,6 +61,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use indicatif::ProgressBar;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -166,12 +167,12 @@ impl Scenario for WebServer {
         ))?;
         let load = LoadGenerator::new().map_err(|e| setup("the load generator's runtime", &e))?;
 
-        let threads = run_row(&load, plan, Model::Threads)?;
+        let threads = run_row(tour, &load, plan, Model::Threads)?;
         let advice = advice_threads(&threads);
         tour.record(threads.measurement("thread per connection", advice))?;
 
         let detector = BlockingDetector::new();
-        let asynchronous = run_row(&load, plan, Model::Async(detector.clone()))?;
+        let asynchronous = run_row(tour, &load, plan, Model::Async(detector.clone()))?;
         let caught = detector.take_reports();
         let advice = advice_async(&asynchronous, &threads, &caught);
         tour.record(asynchronous.measurement("async", advice))?;
@@ -180,7 +181,12 @@ impl Scenario for WebServer {
             requests: 1,
             ..plan
         };
-        let blocking = run_row(&load, blocking_plan, Model::Blocking(detector.clone()))?;
+        let blocking = run_row(
+            tour,
+            &load,
+            blocking_plan,
+            Model::Blocking(detector.clone()),
+        )?;
         let caught = detector.take_reports();
         let advice = advice_blocking(&blocking, &asynchronous, &caught, detector.threshold());
         tour.record(blocking.measurement("async + blocking call", advice))
@@ -197,6 +203,16 @@ enum Model {
     Threads,
     Async(BlockingDetector),
     Blocking(BlockingDetector),
+}
+
+impl Model {
+    fn name(&self) -> &'static str {
+        match self {
+            Model::Threads => "thread per connection",
+            Model::Async(_) => "async",
+            Model::Blocking(_) => "async + blocking call",
+        }
+    }
 }
 
 /// One row's figures.
@@ -246,7 +262,7 @@ impl Row {
 }
 
 /// Runs one row as the module docs' method says.
-fn run_row(load: &LoadGenerator, plan: Plan, model: Model) -> Result<Row, TourError> {
+fn run_row(tour: &Tour, load: &LoadGenerator, plan: Plan, model: Model) -> Result<Row, TourError> {
     let buffers: Vec<Vec<u8>> = (0..plan.connections).map(|_| vec![0; BUF]).collect();
     let (server, workers) = match &model {
         Model::Threads => (
@@ -285,7 +301,9 @@ fn run_row(load: &LoadGenerator, plan: Plan, model: Model) -> Result<Row, TourEr
             }
         }
     }
-    let (wall, outcomes) = load.send(conns, plan.requests);
+    let bar = tour.progress(model.name(), conns.len() * plan.requests);
+    let (wall, outcomes) = load.send(conns, plan.requests, &bar);
+    bar.finish_and_clear();
     let mut latencies = Vec::with_capacity(plan.connections * plan.requests);
     for o in outcomes {
         latencies.extend(o.latencies);
@@ -634,12 +652,17 @@ impl LoadGenerator {
     /// Sends `requests` `GET /user` on every connection, each its own task,
     /// all at once; gives the wall time until all are answered, and each
     /// connection's outcome. The connections close at their end.
-    fn send(&self, conns: Vec<Conn>, requests: usize) -> (Duration, Vec<Outcome>) {
+    fn send(
+        &self,
+        conns: Vec<Conn>,
+        requests: usize,
+        bar: &ProgressBar,
+    ) -> (Duration, Vec<Outcome>) {
         self.runtime.block_on(async {
             let start = Instant::now();
             let mut clients = TaskGroup::new();
             for conn in conns {
-                clients.spawn(send(conn, requests));
+                clients.spawn(send(conn, requests, bar.clone()));
             }
             let results = clients.join_all().await;
             let wall = start.elapsed();
@@ -674,7 +697,7 @@ async fn open(addr: SocketAddr, buf: Vec<u8>) -> Result<Conn, String> {
     Ok(conn)
 }
 
-async fn send(mut conn: Conn, requests: usize) -> Outcome {
+async fn send(mut conn: Conn, requests: usize, bar: ProgressBar) -> Outcome {
     let mut latencies = Vec::with_capacity(requests);
     for done in 0..requests {
         let start = Instant::now();
@@ -686,6 +709,7 @@ async fn send(mut conn: Conn, requests: usize) -> Outcome {
             };
         }
         latencies.push(start.elapsed());
+        bar.inc(1);
     }
     Outcome {
         latencies,
@@ -804,8 +828,9 @@ fn advice_async(r: &Row, threads: &Row, caught: &[BlockingReport]) -> String {
         "the blocking detector caught no handler holding its thread".into()
     } else {
         format!(
-            "the blocking detector caught {} poll(s) over its threshold (this machine \
-             preempted a runtime thread mid-poll), first: `{}`",
+            "the blocking detector caught {} poll(s) over its threshold, first `{}` (no \
+             handler here blocks: on a busy machine a runtime thread preempted mid-poll reads \
+             as a long poll)",
             caught.len(),
             caught[0].task
         )
