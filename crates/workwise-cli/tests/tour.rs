@@ -68,7 +68,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     // On Linux: a ProcessPool row in image processing and data analysis,
     // and the crash isolation scenario's two rows.
     let linux_rows = if cfg!(target_os = "linux") { 4 } else { 0 };
-    assert_eq!(scenarios.len(), 13 + linux_rows, "{scenarios:?}");
+    assert_eq!(scenarios.len(), 17 + linux_rows, "{scenarios:?}");
     // The guide's quick reference table's order, then crash isolation.
     let mut order = scenarios.clone();
     order.dedup();
@@ -78,6 +78,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         "file i/o",
         "image processing",
         "data analysis",
+        "web server",
     ];
     if cfg!(target_os = "linux") {
         want.push("crash isolation");
@@ -95,6 +96,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     }
 
     api_rows(&rows);
+    web_rows(&rows);
 
     // CPU-bound scenarios: the wrong model (threads sized for waiting)
     // first, then the right one, then (Linux) worker processes.
@@ -264,7 +266,7 @@ fn count(row: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} in {row}"))
 }
 
-/// Checks the quick api calls rows, `naive` then `policy`: their names,
+/// Checks the quick api calls rows, `naive`, `policy`, `aio`: their names,
 /// keys, and the facts that hold on any machine (no timing).
 fn api_rows(rows: &[Value]) {
     let api: Vec<&Value> = rows
@@ -272,7 +274,7 @@ fn api_rows(rows: &[Value]) {
         .filter(|r| r["scenario"] == "api calls")
         .collect();
     let models: Vec<&str> = api.iter().map(|r| r["model"].as_str().unwrap()).collect();
-    assert_eq!(models, ["naive", "policy"], "{rows:?}");
+    assert_eq!(models, ["naive", "policy", "aio"], "{rows:?}");
     for &row in &api {
         // Requests the server failed are the lesson, not errors of the tour.
         assert_eq!(row["errors"], 0, "{row}");
@@ -293,6 +295,7 @@ fn api_rows(rows: &[Value]) {
         );
     }
     let (naive, policy) = (api[0], api[1]);
+    aio_row(naive, api[2]);
     // The baseline of the speedups.
     assert_eq!(naive["speedup"], 1.0, "{naive}");
     // Each naive request reached the server once, and nothing shed it.
@@ -345,7 +348,7 @@ fn the_api_scenario_runs_alone_by_its_row_name() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(rows.len(), 2, "{stdout}");
+    assert_eq!(rows.len(), 3, "{stdout}");
     assert!(
         rows.iter().all(|r| r["scenario"] == "api calls"),
         "{stdout}"
@@ -439,4 +442,101 @@ fn an_unknown_scenario_is_a_usage_error() {
     let out = workwise(&["tour", "--scenario", "juggling"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scraping"));
+}
+
+/// Checks the web server rows: the three models in order, each with its
+/// figures as positive numbers, and the blocking row's advice naming the
+/// handler the detector caught. No timing is asserted.
+fn web_rows(rows: &[Value]) {
+    let web = scenario_rows(
+        rows,
+        "web server",
+        &["thread per connection", "async", "async + blocking call"],
+        &["rps", "p50_ms", "p99_ms"],
+    );
+    for row in &web {
+        assert_eq!(count(row, "connections"), 200, "{row}");
+        assert!(row["kib_per_conn"].as_f64().is_some(), "{row}");
+        assert!(
+            row["p99_ms"].as_f64().unwrap() >= row["p50_ms"].as_f64().unwrap(),
+            "{row}"
+        );
+    }
+    // Every connection's requests were answered: 50 each, 1 each on the
+    // blocking row.
+    assert_eq!(count(web[0], "requests"), 200 * 50, "{}", web[0]);
+    assert_eq!(count(web[1], "requests"), 200 * 50, "{}", web[1]);
+    assert_eq!(count(web[2], "requests"), 200, "{}", web[2]);
+    // A thread per connection; the async servers run on a few threads.
+    assert_eq!(count(web[0], "workers"), 200, "{}", web[0]);
+    // Each of the blocking row's 200 requests blocked its runtime thread
+    // for 20 ms, twice the detector's threshold: it must name the handler.
+    let advice = web[2]["advice"].as_str().unwrap();
+    assert!(advice.contains("`GET /user`"), "{advice}");
+}
+
+#[test]
+fn the_web_server_scenario_runs_alone_with_its_three_models() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "web"]);
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    web_rows(&rows);
+}
+
+/// Checks the api calls scenario's `aio` row beside its `naive` row: the
+/// same accounting as the `policy` row, and the shared client's figures.
+fn aio_row(naive: &Value, aio: &Value) {
+    assert_eq!(count(aio, "workers"), 1, "{aio}");
+    assert_eq!(
+        count(aio, "attempts"),
+        count(aio, "calls") + count(aio, "shed"),
+        "{aio}"
+    );
+    assert!(count(aio, "calls") >= count(aio, "succeeded"), "{aio}");
+    assert!(count(aio, "rescued") <= count(aio, "succeeded"), "{aio}");
+    assert!(count(aio, "opened") >= 1, "{aio}");
+    assert!(
+        count(aio, "outage_calls") < count(naive, "outage_calls"),
+        "{naive}\n{aio}"
+    );
+    // One shared client: its connections were opened before the clock, and
+    // no more were ever in use at once than it opened.
+    let (opened, peak) = (count(aio, "connections"), count(aio, "peak_connections"));
+    assert!(peak >= 1 && peak <= opened, "{aio}");
+    for key in ["wall_ms", "speedup"] {
+        assert!(aio[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {aio}");
+    }
+}
+
+#[test]
+fn the_api_scenario_has_an_aio_row_with_its_figures() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "api"]);
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    // api_rows checks every row's accounting, the aio row's with it.
+    api_rows(&rows);
+    let aio = rows
+        .iter()
+        .find(|r| r["model"] == "aio")
+        .expect("an aio row");
+    assert_eq!(count(aio, "succeeded") + count(aio, "failed"), 200, "{aio}");
 }

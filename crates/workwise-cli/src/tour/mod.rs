@@ -18,6 +18,7 @@ mod images;
 #[cfg(target_os = "linux")]
 mod processes;
 mod scraping;
+mod web;
 
 #[cfg(target_os = "linux")]
 pub(crate) use processes::TASKS as PROCESS_TASKS;
@@ -42,6 +43,7 @@ const SCENARIOS: &[&dyn Scenario] = &[
     &files::FileIo,
     &images::ImageProcessing,
     &analysis::DataAnalysis,
+    &web::WebServer,
     #[cfg(target_os = "linux")]
     &crash::CrashIsolation,
 ];

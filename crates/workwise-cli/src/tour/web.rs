@@ -1,0 +1,909 @@
+//! The guide's last async row, `Web servers | Asyncio | FastAPI/aiohttp`,
+//! and its pitfall 2, "never block the event loop".
+//!
+//! An embedded HTTP/1.1 server on 127.0.0.1 whose handler for `GET /user`
+//! waits 20 ms of simulated database latency, loaded by an embedded load
+//! generator: [`FULL`]'s 1,000 keep-alive connections (200 in a quick run),
+//! all sending at once, each a fixed number of requests one after another.
+//! Three rows, three servers, one load generator:
+//!
+//! - `thread per connection`: a blocking server on `std::net` that gives
+//!   every connection a std thread of its own (default stack), whose
+//!   handler waits with `std::thread::sleep(20 ms)`: the right blocking
+//!   equivalent. The baseline of the speedups.
+//! - `async`: a tokio server (a multi-thread runtime of one worker per
+//!   core), one task per connection in a [`TaskGroup`], whose handler
+//!   awaits `tokio::time::sleep(20 ms)`.
+//! - `async + blocking call`: the same async server whose handler calls
+//!   `std::thread::sleep(20 ms)` instead of awaiting (pitfall 2): each
+//!   request holds a runtime thread, and every connection on it waits.
+//!
+//! Both async servers run every handler through one [`BlockingDetector`]
+//! (threshold 10 ms) under the handler's name, `GET /user`; the advisor
+//! reads its reports. Both servers are hand-rolled on the same lines (a
+//! 1 KiB read buffer per connection, a request head parsed for its path, a
+//! fixed `Content-Length` reply), so the rows differ in the model only.
+//!
+//! # Method
+//!
+//! 1. The load generator runs on its own tokio runtime (one worker per
+//!    core, threads `web-load`), the same for every row, so it takes the
+//!    same share of the machine whichever server it loads. Its buffers are
+//!    allocated before memory is read.
+//! 2. The server starts; freed heap memory is returned to the OS (glibc's
+//!    `malloc_trim`), so that what an earlier row freed cannot absorb this
+//!    row's growth; `VmRSS` is read from `/proc/self/status`.
+//! 3. Every connection opens (at most 32 connecting at once, within any
+//!    listen backlog) and sends one `GET /ping`, answered at once, so that
+//!    each connection's thread or task has run; `VmRSS` is read again.
+//!    `kib_per_conn` is the growth over the connections: the server's side
+//!    of a connection (a thread's stack and bookkeeping, or a task) plus the
+//!    generator's socket registration, which is the same in every row.
+//!    Kernel socket buffers are not in RSS.
+//! 4. The clock starts; every connection sends its requests to `GET /user`
+//!    one after another, each timed from its write to the end of its reply;
+//!    the clock stops when all are answered. `rps` is requests over that
+//!    wall time, `p50_ms` and `p99_ms` the latencies' percentiles.
+//! 5. The connections close; the server stops by itself (a thread ends on
+//!    its connection's end or a 30 s read timeout; the async runtime is
+//!    shut down), having accepted no more than the plan's connections.
+//!
+//! `async + blocking call` sends one request per connection, not the
+//! plan's count: its runtime serves one request per worker thread every
+//! 20 ms whatever the load (100 requests/s on 2 cores), so the plan's count
+//! would take minutes; its rate and latencies are those of a full queue in
+//! either case, since every connection sends at once.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use workwise::aio::{self, BlockingDetector, BlockingReport, TaskGroup};
+
+use super::advice::human;
+use super::{Column, Figure, Measurement, Scenario, Tour, TourError};
+
+/// The handler's simulated database latency.
+const DB_LATENCY: Duration = Duration::from_millis(20);
+/// Each connection's read buffer, on both sides, in every server.
+const BUF: usize = 1024;
+/// At most this many connections are connecting at once.
+const CONNECT_AT_ONCE: usize = 32;
+/// Every read of a server's or the generator's waits at most this long.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// The name the detector knows the `/user` handler by.
+const HANDLER: &str = "GET /user";
+
+/// A run's size.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Keep-alive connections, all open at once.
+    connections: usize,
+    /// Requests each connection sends, one after another.
+    requests: usize,
+}
+
+/// A full run: 1,000 connections, 20 requests each.
+const FULL: Plan = Plan {
+    connections: 1000,
+    requests: 20,
+};
+
+/// A `--quick` run: 200 connections, 50 requests each (a second or so at
+/// 200 connections / 20 ms = 10,000 requests/s).
+const QUICK: Plan = Plan {
+    connections: 200,
+    requests: 50,
+};
+
+/// The web server scenario.
+#[derive(Debug)]
+pub(crate) struct WebServer;
+
+impl Scenario for WebServer {
+    fn name(&self) -> &'static str {
+        "web server"
+    }
+
+    fn slug(&self) -> &'static str {
+        "web"
+    }
+
+    fn about(&self) -> &'static str {
+        "the guide's `Web servers` row: a local HTTP server whose handler waits 20 ms on a \
+         database, under 1,000 keep-alive connections (200 quick), as thread per connection, \
+         async, and async with a blocking call"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        &[
+            Column {
+                key: "rps",
+                header: "req/s",
+            },
+            Column {
+                key: "p50_ms",
+                header: "p50 ms",
+            },
+            Column {
+                key: "p99_ms",
+                header: "p99 ms",
+            },
+            Column {
+                key: "kib_per_conn",
+                header: "KiB/conn",
+            },
+            Column {
+                key: "failed",
+                header: "failed",
+            },
+        ]
+    }
+
+    fn model_width(&self) -> usize {
+        "async + blocking call".len()
+    }
+
+    fn baseline(&self) -> &'static str {
+        "thread per connection"
+    }
+
+    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
+        let plan = if tour.quick() { QUICK } else { FULL };
+        tour.intro(&format!(
+            "{} keep-alive connections on 127.0.0.1, each sending {} requests to a handler \
+             that waits {} on a database (the blocking-call row: 1 each); memory is RSS growth \
+             over the connections",
+            plan.connections,
+            plan.requests,
+            human(DB_LATENCY)
+        ))?;
+        let load = LoadGenerator::new().map_err(|e| setup("the load generator's runtime", &e))?;
+
+        let threads = run_row(tour, &load, plan, Model::Threads)?;
+        let advice = advice_threads(&threads);
+        tour.record(threads.measurement("thread per connection", advice))?;
+
+        let detector = BlockingDetector::new();
+        let asynchronous = run_row(tour, &load, plan, Model::Async(detector.clone()))?;
+        let caught = detector.take_reports();
+        let advice = advice_async(&asynchronous, &threads, &caught);
+        tour.record(asynchronous.measurement("async", advice))?;
+
+        let blocking_plan = Plan {
+            requests: 1,
+            ..plan
+        };
+        let blocking = run_row(
+            tour,
+            &load,
+            blocking_plan,
+            Model::Blocking(detector.clone()),
+        )?;
+        let caught = detector.take_reports();
+        let advice = advice_blocking(&blocking, &asynchronous, &caught, detector.threshold());
+        tour.record(blocking.measurement("async + blocking call", advice))
+    }
+}
+
+fn setup(what: &str, e: &io::Error) -> TourError {
+    TourError::Setup(format!("web server: cannot start {what}: {e}"))
+}
+
+/// Which server a row runs.
+#[derive(Debug, Clone)]
+enum Model {
+    Threads,
+    Async(BlockingDetector),
+    Blocking(BlockingDetector),
+}
+
+impl Model {
+    fn name(&self) -> &'static str {
+        match self {
+            Model::Threads => "thread per connection",
+            Model::Async(_) => "async",
+            Model::Blocking(_) => "async + blocking call",
+        }
+    }
+}
+
+/// One row's figures.
+#[derive(Debug)]
+struct Row {
+    plan: Plan,
+    wall: Duration,
+    requests: u64,
+    p50: Duration,
+    p99: Duration,
+    /// RSS growth over the connections, per connection; `None` where this
+    /// OS has no `/proc/self/status`.
+    kib_per_conn: Option<f64>,
+    workers: usize,
+    failed: u64,
+    first_failure: Option<String>,
+}
+
+impl Row {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    fn measurement(&self, model: &'static str, advice: String) -> Measurement {
+        let ms = |d: Duration| Figure::Rate(d.as_secs_f64() * 1e3);
+        Measurement {
+            model,
+            workers: self.workers,
+            wall: self.wall,
+            figures: vec![
+                ("connections", Figure::Count(self.plan.connections as u64)),
+                ("requests", Figure::Count(self.requests)),
+                ("rps", Figure::Rate(self.rps())),
+                ("p50_ms", ms(self.p50)),
+                ("p99_ms", ms(self.p99)),
+                (
+                    "kib_per_conn",
+                    Figure::Rate(self.kib_per_conn.unwrap_or(f64::NAN)),
+                ),
+            ],
+            failed: self.failed,
+            errors: None,
+            first_failure: self.first_failure.clone(),
+            advice,
+        }
+    }
+}
+
+/// Runs one row as the module docs' method says.
+fn run_row(tour: &Tour, load: &LoadGenerator, plan: Plan, model: Model) -> Result<Row, TourError> {
+    let buffers: Vec<Vec<u8>> = (0..plan.connections).map(|_| vec![0; BUF]).collect();
+    let (server, workers) = match &model {
+        Model::Threads => (
+            Server::Threads(
+                ThreadServer::start(plan.connections).map_err(|e| setup("its server", &e))?,
+            ),
+            plan.connections,
+        ),
+        Model::Async(detector) | Model::Blocking(detector) => {
+            let blocking = matches!(model, Model::Blocking(_));
+            let server = AsyncServer::start(plan.connections, blocking, detector)
+                .map_err(|e| setup("its server", &e))?;
+            let workers = server.workers;
+            (Server::Async(server), workers)
+        }
+    };
+    let addr = server.addr();
+
+    release_free_memory();
+    let before = rss_kib();
+    let opened = load.open(addr, buffers);
+    let after = rss_kib();
+    let kib_per_conn = before
+        .zip(after)
+        .map(|(b, a)| (a as f64 - b as f64) / plan.connections.max(1) as f64);
+
+    let mut failed = 0;
+    let mut first_failure = None;
+    let mut conns = Vec::with_capacity(opened.len());
+    for c in opened {
+        match c {
+            Ok(c) => conns.push(c),
+            Err(e) => {
+                failed += plan.requests as u64;
+                first_failure.get_or_insert(format!("opening a connection: {e}"));
+            }
+        }
+    }
+    let bar = tour.progress(model.name(), conns.len() * plan.requests);
+    let (wall, outcomes) = load.send(conns, plan.requests, &bar);
+    bar.finish_and_clear();
+    let mut latencies = Vec::with_capacity(plan.connections * plan.requests);
+    for o in outcomes {
+        latencies.extend(o.latencies);
+        if let Some(e) = o.error {
+            failed += o.lost;
+            first_failure.get_or_insert(e);
+        }
+    }
+    server.shutdown();
+    latencies.sort_unstable();
+    Ok(Row {
+        plan,
+        wall,
+        requests: latencies.len() as u64,
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        kib_per_conn,
+        workers,
+        failed,
+        first_failure,
+    })
+}
+
+/// The `p` quantile of `sorted` (nearest rank), zero for none.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// This process's resident memory in KiB, from `/proc/self/status`.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Returns the heap's free memory to the OS, where glibc can, so that a
+/// later reading of RSS counts new memory, not memory an earlier row freed.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and only gives free heap pages
+    // back to the OS; glibc makes it safe to call from any thread at any
+    // time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+// ---------------------------------------------------------------------
+// HTTP/1.1, the little of it both sides need.
+// ---------------------------------------------------------------------
+
+/// The routes and their replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `GET /ping`: answered at once; opens a connection in step 3.
+    Ping,
+    /// `GET /user`: answered after the database's 20 ms.
+    User,
+    NotFound,
+}
+
+impl Route {
+    fn of(head: &[u8]) -> Route {
+        let mut words = head.split(|&b| b == b' ');
+        match (words.next(), words.next()) {
+            (Some(b"GET"), Some(b"/ping")) => Route::Ping,
+            (Some(b"GET"), Some(b"/user")) => Route::User,
+            _ => Route::NotFound,
+        }
+    }
+
+    fn reply(self) -> &'static [u8] {
+        match self {
+            Route::Ping => b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npong",
+            Route::User => {
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"user\": \"ada\"}"
+            }
+            Route::NotFound => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        }
+    }
+}
+
+const PING: &[u8] = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+const USER: &[u8] = b"GET /user HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// Where the head that `buf` begins with ends (after its blank line).
+pub(super) fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// A reply's `Content-Length`, 0 if it has none.
+pub(super) fn content_length(head: &[u8]) -> usize {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------
+// The servers.
+// ---------------------------------------------------------------------
+
+enum Server {
+    Threads(ThreadServer),
+    Async(AsyncServer),
+}
+
+impl Server {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Threads(s) => s.addr,
+            Server::Async(s) => s.addr,
+        }
+    }
+
+    fn shutdown(self) {
+        match self {
+            Server::Threads(s) => s.shutdown(),
+            Server::Async(s) => s.shutdown(),
+        }
+    }
+}
+
+/// A blocking server: one std thread per connection, at most `max`.
+struct ThreadServer {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    accept: JoinHandle<Vec<JoinHandle<()>>>,
+}
+
+impl ThreadServer {
+    fn start(max: usize) -> io::Result<ThreadServer> {
+        let listener = StdListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
+        let accept = thread::Builder::new()
+            .name("web-accept".into())
+            .spawn(move || {
+                let mut threads = Vec::with_capacity(max);
+                while threads.len() < max && !stop.load(SeqCst) {
+                    let Ok((stream, _)) = listener.accept() else {
+                        break;
+                    };
+                    let spawned = thread::Builder::new()
+                        .name("web-conn".into())
+                        .spawn(move || serve_blocking(stream));
+                    // A thread that cannot start drops its connection: the
+                    // generator counts its requests as failed.
+                    if let Ok(t) = spawned {
+                        threads.push(t);
+                    }
+                }
+                threads
+            })?;
+        Ok(ThreadServer {
+            addr,
+            stopping,
+            accept,
+        })
+    }
+
+    /// Stops accepting and waits for every connection's thread, each of
+    /// which ends when its client closes (or after a read timeout).
+    fn shutdown(self) {
+        self.stopping.store(true, SeqCst);
+        if !self.accept.is_finished() {
+            // Wakes the accept loop, which then sees `stopping`.
+            let _ = StdStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        }
+        if let Ok(threads) = self.accept.join() {
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// Serves one connection on its own thread until the client closes it.
+fn serve_blocking(mut stream: StdStream) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0; BUF];
+    let mut filled = 0;
+    loop {
+        let end = loop {
+            if let Some(end) = head_end(&buf[..filled]) {
+                break end;
+            }
+            if filled == buf.len() {
+                return; // a head larger than the buffer: not ours
+            }
+            match stream.read(&mut buf[filled..]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => filled += n,
+            }
+        };
+        let route = Route::of(&buf[..end]);
+        if route == Route::User {
+            thread::sleep(DB_LATENCY); // the database: this thread waits
+        }
+        if stream.write_all(route.reply()).is_err() {
+            return;
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+    }
+}
+
+/// The async server: a tokio runtime, one task per connection, at most
+/// `max`, each request's handler watched by the detector.
+struct AsyncServer {
+    addr: SocketAddr,
+    runtime: Runtime,
+    workers: usize,
+}
+
+impl AsyncServer {
+    fn start(max: usize, blocking: bool, detector: &BlockingDetector) -> io::Result<AsyncServer> {
+        let workers = workwise::available_cores();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("web-async")
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
+        let addr = listener.local_addr()?;
+        let detector = detector.clone();
+        runtime.spawn(async move {
+            let mut connections = TaskGroup::new().detector(&detector);
+            for _ in 0..max {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                connections.spawn(serve_async(stream, blocking, detector.clone()));
+            }
+            drop(listener);
+            // Keeps the group, and so its connections, until they end.
+            connections.join_all().await;
+        });
+        Ok(AsyncServer {
+            addr,
+            runtime,
+            workers,
+        })
+    }
+
+    /// Ends every connection still open and stops the runtime's threads.
+    fn shutdown(self) {
+        self.runtime.shutdown_timeout(Duration::from_secs(5));
+    }
+}
+
+/// The `/user` handler: awaits the database, or (pitfall 2) blocks on it.
+async fn user(blocking: bool) {
+    if blocking {
+        thread::sleep(DB_LATENCY); // blocks the runtime thread: the bug
+    } else {
+        tokio::time::sleep(DB_LATENCY).await; // waits: other requests go on
+    }
+}
+
+/// Serves one connection as a task until the client closes it.
+async fn serve_async(mut stream: TcpStream, blocking: bool, detector: BlockingDetector) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0; BUF];
+    let mut filled = 0;
+    loop {
+        let end = loop {
+            if let Some(end) = head_end(&buf[..filled]) {
+                break end;
+            }
+            if filled == buf.len() {
+                return;
+            }
+            match tokio::time::timeout(IO_TIMEOUT, stream.read(&mut buf[filled..])).await {
+                Ok(Ok(0) | Err(_)) | Err(_) => return,
+                Ok(Ok(n)) => filled += n,
+            }
+        };
+        let route = Route::of(&buf[..end]);
+        if route == Route::User {
+            detector.watch(HANDLER, user(blocking)).await;
+        }
+        if stream.write_all(route.reply()).await.is_err() {
+            return;
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+    }
+}
+
+// ---------------------------------------------------------------------
+// The load generator.
+// ---------------------------------------------------------------------
+
+/// The embedded load generator: its own tokio runtime.
+struct LoadGenerator {
+    runtime: Runtime,
+}
+
+/// One client connection, with its buffer.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    filled: usize,
+}
+
+/// What one connection's requests came to.
+struct Outcome {
+    latencies: Vec<Duration>,
+    /// The requests it could not make, after an error.
+    lost: u64,
+    error: Option<String>,
+}
+
+impl LoadGenerator {
+    fn new() -> io::Result<LoadGenerator> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workwise::available_cores())
+            .thread_name("web-load")
+            .enable_all()
+            .build()?;
+        Ok(LoadGenerator { runtime })
+    }
+
+    /// Opens a connection per buffer, at most [`CONNECT_AT_ONCE`] at once,
+    /// each sending one `GET /ping`; gives them, or why one failed.
+    fn open(&self, addr: SocketAddr, buffers: Vec<Vec<u8>>) -> Vec<Result<Conn, String>> {
+        self.runtime.block_on(async {
+            match aio::map(buffers, CONNECT_AT_ONCE, |buf| open(addr, buf)) {
+                Ok(opening) => opening.collect().await,
+                Err(e) => vec![Err(e.to_string())],
+            }
+        })
+    }
+
+    /// Sends `requests` `GET /user` on every connection, each its own task,
+    /// all at once; gives the wall time until all are answered, and each
+    /// connection's outcome. The connections close at their end.
+    fn send(
+        &self,
+        conns: Vec<Conn>,
+        requests: usize,
+        bar: &ProgressBar,
+    ) -> (Duration, Vec<Outcome>) {
+        self.runtime.block_on(async {
+            let start = Instant::now();
+            let mut clients = TaskGroup::new();
+            for conn in conns {
+                clients.spawn(send(conn, requests, bar.clone()));
+            }
+            let results = clients.join_all().await;
+            let wall = start.elapsed();
+            let outcomes = results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|e| Outcome {
+                        latencies: Vec::new(),
+                        lost: requests as u64,
+                        error: Some(format!("a connection's task failed: {e}")),
+                    })
+                })
+                .collect();
+            (wall, outcomes)
+        })
+    }
+}
+
+async fn open(addr: SocketAddr, buf: Vec<u8>) -> Result<Conn, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| {
+        format!("connecting to {addr}: {e} (too many open files? raise `ulimit -n`)")
+    })?;
+    let _ = stream.set_nodelay(true);
+    let mut conn = Conn {
+        stream,
+        buf,
+        filled: 0,
+    };
+    conn.get(PING)
+        .await
+        .map_err(|e| format!("GET /ping on {addr}: {e}"))?;
+    Ok(conn)
+}
+
+async fn send(mut conn: Conn, requests: usize, bar: ProgressBar) -> Outcome {
+    let mut latencies = Vec::with_capacity(requests);
+    for done in 0..requests {
+        let start = Instant::now();
+        if let Err(e) = conn.get(USER).await {
+            return Outcome {
+                latencies,
+                lost: (requests - done) as u64,
+                error: Some(format!("GET /user: {e}")),
+            };
+        }
+        latencies.push(start.elapsed());
+        bar.inc(1);
+    }
+    Outcome {
+        latencies,
+        lost: 0,
+        error: None,
+    }
+}
+
+impl Conn {
+    /// Sends `request` and reads its reply to the end; a reply other than
+    /// 200 is an error.
+    async fn get(&mut self, request: &[u8]) -> io::Result<()> {
+        self.stream.write_all(request).await?;
+        let end = loop {
+            if let Some(end) = head_end(&self.buf[..self.filled]) {
+                break end;
+            }
+            self.fill().await?;
+        };
+        let head = &self.buf[..end];
+        if !head.starts_with(b"HTTP/1.1 200 ") {
+            let status =
+                String::from_utf8_lossy(head.split(|&b| b == b'\r').next().unwrap_or(head))
+                    .into_owned();
+            return Err(io::Error::other(format!("the server answered {status:?}")));
+        }
+        let whole = end + content_length(head);
+        while self.filled < whole {
+            self.fill().await?;
+        }
+        self.buf.copy_within(whole..self.filled, 0);
+        self.filled -= whole;
+        Ok(())
+    }
+
+    async fn fill(&mut self) -> io::Result<()> {
+        if self.filled == self.buf.len() {
+            return Err(io::Error::other("a reply larger than the client's buffer"));
+        }
+        let read = tokio::time::timeout(IO_TIMEOUT, self.stream.read(&mut self.buf[self.filled..]))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no reply in 30 s"))??;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ));
+        }
+        self.filled += read;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------
+// The advisor.
+// ---------------------------------------------------------------------
+
+fn kib(k: Option<f64>) -> String {
+    k.map_or_else(|| "? KiB (no /proc here)".into(), |k| format!("{k:.1} KiB"))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn advice_threads(r: &Row) -> String {
+    format!(
+        "{} connections held {} threads, {} of RSS each while open; {:.0} requests/s, \
+         p50 {}, p99 {}: every waiting connection holds a whole thread",
+        r.plan.connections,
+        r.plan.connections,
+        kib(r.kib_per_conn),
+        r.rps(),
+        ms(r.p50),
+        ms(r.p99)
+    )
+}
+
+fn advice_async(r: &Row, threads: &Row, caught: &[BlockingReport]) -> String {
+    let mut parts = Vec::new();
+    parts.push(match (r.kib_per_conn, threads.kib_per_conn) {
+        (Some(a), Some(t)) if a * 10.0 <= t => format!(
+            "{} connections on {} runtime threads, {a:.1} KiB each against a thread's \
+             {t:.1} KiB ({:.0}x less): the guide's reason to go async for many connections",
+            r.plan.connections,
+            r.workers,
+            t / a.max(0.01)
+        ),
+        (Some(a), Some(t)) => format!(
+            "{a:.1} KiB per connection against a thread's {t:.1} KiB: this machine shows \
+             less than the guide's tenfold saving ({:.1}x)",
+            t / a.max(0.01)
+        ),
+        _ => "memory per connection could not be read here".into(),
+    });
+    let (a, t) = (r.rps(), threads.rps());
+    parts.push(if a >= t * 1.1 {
+        format!("{a:.0} requests/s, {:.2}x the threads' {t:.0}", a / t)
+    } else if a >= t * 0.9 {
+        format!(
+            "{a:.0} requests/s against the threads' {t:.0}: at {} connections threads keep up \
+             on this machine (the guide expects async to pull ahead as connections grow); \
+             async's edge here is memory",
+            r.plan.connections
+        )
+    } else {
+        format!(
+            "{a:.0} requests/s, fewer than the threads' {t:.0} ({:.2}x): on this machine \
+             threads served faster at {} connections, against the guide",
+            a / t,
+            r.plan.connections
+        )
+    });
+    parts.push(format!("p50 {}, p99 {}", ms(r.p50), ms(r.p99)));
+    parts.push(if caught.is_empty() {
+        "the blocking detector caught no handler holding its thread".into()
+    } else {
+        format!(
+            "the blocking detector caught {} poll(s) over its threshold, first `{}` (no \
+             handler here blocks: on a busy machine a runtime thread preempted mid-poll reads \
+             as a long poll)",
+            caught.len(),
+            caught[0].task
+        )
+    });
+    parts.join("; ")
+}
+
+fn advice_blocking(
+    r: &Row,
+    asynchronous: &Row,
+    caught: &[BlockingReport],
+    threshold: Duration,
+) -> String {
+    let handler = caught.iter().find(|c| c.task == HANDLER).or(caught.first());
+    let cost = format!(
+        "the other requests waited for it: p50 {}, p99 {} against async's {} and {} \
+         ({:.0}x the p99), {:.0} requests/s against {:.0}",
+        ms(r.p50),
+        ms(r.p99),
+        ms(asynchronous.p50),
+        ms(asynchronous.p99),
+        r.p99.as_secs_f64() / asynchronous.p99.as_secs_f64().max(1e-9),
+        r.rps(),
+        asynchronous.rps()
+    );
+    match handler {
+        Some(c) => {
+            let mut durations: Vec<Duration> = caught
+                .iter()
+                .filter(|x| x.task == c.task)
+                .map(|x| x.duration)
+                .collect();
+            durations.sort_unstable();
+            format!(
+                "the blocking detector caught handler `{}` holding its runtime thread {} \
+                 time(s), {} each (median; threshold {}): std::thread::sleep in async code \
+                 (pitfall 2); {cost}; fix: await tokio::time::sleep, or move blocking work to \
+                 aio::run_blocking(&pool, ..)",
+                c.task,
+                durations.len(),
+                ms(percentile(&durations, 0.5)),
+                ms(threshold)
+            )
+        }
+        None => {
+            format!("the blocking detector caught no handler (against what it should have): {cost}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_heads_routes_and_lengths() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\n"), None);
+        assert_eq!(Route::of(USER), Route::User);
+        assert_eq!(Route::of(PING), Route::Ping);
+        assert_eq!(Route::of(b"POST /user HTTP/1.1\r\n\r\n"), Route::NotFound);
+        let reply = Route::User.reply();
+        let end = head_end(reply).unwrap();
+        assert_eq!(content_length(&reply[..end]), reply.len() - end);
+        assert_eq!(content_length(b"HTTP/1.1 200 OK\r\n\r\n"), 0);
+    }
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let ms = |v: u64| Duration::from_millis(v);
+        let sorted: Vec<Duration> = (1..=100).map(ms).collect();
+        assert_eq!(percentile(&sorted, 0.5), ms(51));
+        assert_eq!(percentile(&sorted, 0.99), ms(99));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+    }
+}
