@@ -58,8 +58,8 @@ pub(crate) struct TourArgs {
     /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200;
     /// api calls: 200 requests, not 400, and a 1 s outage, not 2 s; file
     /// i/o: 500 files, not 2,000; image processing: 32 images, not 64; data
-    /// analysis: 8 MB of text, not 40; crash isolation: 400 tasks, not
-    /// 2,000).
+    /// analysis: 8 MB of text, not 40; web server: 200 keep-alive
+    /// connections, not 1,000; crash isolation: 400 tasks, not 2,000).
     #[arg(long)]
     quick: bool,
 
@@ -79,7 +79,12 @@ pub(crate) struct TourArgs {
     /// one second). file i/o: files, mb, files_per_s, and on the `queue
     /// pipeline` row peak_queue, the queue's longest length read after each
     /// put. image processing: images, images_per_s. data analysis: mb,
-    /// mb_per_s, words. On the `ProcessPool` rows (Linux) also worker_mb (a
+    /// mb_per_s, words. web server: connections, requests, rps (requests
+    /// per second), p50_ms and p99_ms (request latency), kib_per_conn (the
+    /// server's memory growth per open connection, in KiB). On the api
+    /// calls `aio` row also connections and peak_connections (the shared
+    /// client's keep-alive connections, and the most in use at once). On
+    /// the `ProcessPool` rows (Linux) also worker_mb (a
     /// worker process's private memory, the mean over the workers, in MB),
     /// sent_mb and received_mb (the bytes copied through the workers' pipes,
     /// in MB). crash isolation (Linux): tasks, succeeded, crashed (tasks told
@@ -98,7 +103,8 @@ pub(crate) struct TourArgs {
 
     /// Run only this scenario, by short or row name (`scraping` or "web
     /// scraping", `api` or "api calls", `files` or "file i/o", `images`,
-    /// `analysis`, `crash` or "crash isolation"); repeat for several. All of
+    /// `analysis`, `web` or "web server", `crash` or "crash isolation");
+    /// repeat for several. All of
     /// them by default.
     #[arg(
         long = "scenario",
