@@ -64,6 +64,13 @@ impl PoolBuilder {
     }
 
     /// The most worker threads (default: [`Workload::default_workers`]).
+    ///
+    /// On `Pool::io()`, a worker blocked waiting for another task of the
+    /// same pool (a nested `wait` it cannot help with) does not count
+    /// against this: the pool may start one more worker for each blocked
+    /// one, never more than [`MAX_THREADS`], so that queued work goes on (a
+    /// managed blocker, as in Java's ForkJoinPool). Those extra workers
+    /// retire after `keep_alive` like any other.
     pub fn max_workers(mut self, n: usize) -> Self {
         self.max_workers = Some(n);
         self
