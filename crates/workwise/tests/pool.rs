@@ -712,6 +712,7 @@ fn twenty_thousand_nested_waits_on_a_two_worker_io_pool_keep_the_stack_bounded()
     let sum = within_deadline("nested waits", move || nested_waits(p));
     assert_eq!(sum, (0..20_000u64).sum::<u64>());
     let stats = pool.stats();
+    eprintln!("io pool: deepest helping chain {}", stats.deepest_help);
     assert!(
         stats.deepest_help <= workwise::MAX_HELP_DEPTH as u64,
         "helping chain {} deeper than the bound {}",
@@ -726,7 +727,9 @@ fn twenty_thousand_nested_waits_on_the_cpu_pool_keep_the_stack_bounded() {
     let p = pool.clone();
     let sum = within_deadline("nested waits", move || nested_waits(p));
     assert_eq!(sum, (0..20_000u64).sum::<u64>());
-    assert!(pool.stats().deepest_help <= workwise::MAX_HELP_DEPTH as u64);
+    let deepest = pool.stats().deepest_help;
+    eprintln!("cpu pool: deepest helping chain {deepest}");
+    assert!(deepest <= workwise::MAX_HELP_DEPTH as u64);
 }
 
 #[test]
