@@ -7,7 +7,7 @@
 //! |---|---|
 //! | Fan out, fan in | [`gather`] (input order), [`map`], [`map_unordered`] |
 //! | Bound how many run at once | [`gather_limited`] (lazy: an endless iterator works), [`TaskGroup::with_limit`] |
-//! | Every wait has a timeout | [`timeout`] gives [`TaskError::TimedOut`](crate::TaskError::TimedOut) |
+//! | Every wait has a timeout | [`timeout`] gives [`TaskError::TimedOut`] |
 //! | No task outlives its owner | [`TaskGroup`]: dropping it aborts its tasks; [`TaskGroup::fail_fast`] |
 //! | Never block the event loop | [`run_blocking`] on a bounded, named [`Pool`](crate::Pool); [`BlockingDetector`] names the task that blocked |
 //!
