@@ -2,8 +2,6 @@
 //! `concurrent.futures.ProcessPoolExecutor`, and `SharedBytes` against
 //! sending the bytes. Linux only, as the `process` feature is.
 
-use std::process::Command;
-
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use workwise::process::{ProcessPool, SharedBytes, Task};
@@ -114,37 +112,13 @@ if __name__ == "__main__":
 "#;
 
 fn python_round(mode: &str, count: u64, workers: usize, want: u64, name: &str) -> Round {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            SCRIPT,
-            mode,
-            &count.to_string(),
-            &workers.to_string(),
-            "1",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run python3: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "python3 failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().next().unwrap_or_default();
-    let mut fields = line.split_whitespace();
-    let ns: f64 = fields
-        .next()
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| format!("unexpected output from python3: {line:?}"))?;
-    let sum: u64 = fields
-        .next()
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| format!("unexpected output from python3: {line:?}"))?;
-    crate::harness::check(name, "python", sum, want);
-    Ok(ns)
+    let args = [
+        mode.to_owned(),
+        count.to_string(),
+        workers.to_string(),
+        "1".to_owned(),
+    ];
+    crate::python::one_round(name, SCRIPT, &args, want)
 }
 
 fn tiny_sum(count: u64) -> u64 {

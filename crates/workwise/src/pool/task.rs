@@ -227,6 +227,27 @@ enum Stage<F, T> {
     Taken,
 }
 
+impl<F, T> Stage<F, T> {
+    /// The result, once: `Done` becomes `Taken`; `None` while not done
+    /// (the cell's rule 1).
+    fn take_result(&mut self) -> Option<Result<T, TaskError>> {
+        match std::mem::replace(self, Stage::Taken) {
+            Stage::Done(r) => Some(r),
+            Stage::Taken => Some(Err(TaskError::ResultTaken)),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// Whether a result is stored or was taken: no waiter may register
+    /// then (rule 3).
+    fn is_resolved(&self) -> bool {
+        matches!(self, Stage::Done(_) | Stage::Taken)
+    }
+}
+
 struct Slot<F, T> {
     stage: Stage<F, T>,
     waiter: Option<Waiter>,
@@ -361,20 +382,12 @@ where
     }
 
     fn take(&self) -> Option<Result<T, TaskError>> {
-        let mut slot = lock(&self.slot);
-        match std::mem::replace(&mut slot.stage, Stage::Taken) {
-            Stage::Done(r) => Some(r),
-            Stage::Taken => Some(Err(TaskError::ResultTaken)),
-            other => {
-                slot.stage = other;
-                None
-            }
-        }
+        lock(&self.slot).stage.take_result()
     }
 
     fn set_waiter(&self, waiter: Waiter) -> bool {
         let mut slot = lock(&self.slot);
-        if matches!(slot.stage, Stage::Done(_) | Stage::Taken) {
+        if slot.stage.is_resolved() {
             return false;
         }
         slot.waiter = Some(waiter);
@@ -579,20 +592,12 @@ impl<T: Send> Completion<T> for PromiseCell<T> {
     }
 
     fn take(&self) -> Option<Result<T, TaskError>> {
-        let mut slot = lock(&self.slot);
-        match std::mem::replace(&mut slot.stage, Stage::Taken) {
-            Stage::Done(r) => Some(r),
-            Stage::Taken => Some(Err(TaskError::ResultTaken)),
-            other => {
-                slot.stage = other;
-                None
-            }
-        }
+        lock(&self.slot).stage.take_result()
     }
 
     fn set_waiter(&self, waiter: Waiter) -> bool {
         let mut slot = lock(&self.slot);
-        if matches!(slot.stage, Stage::Done(_) | Stage::Taken) {
+        if slot.stage.is_resolved() {
             return false;
         }
         slot.waiter = Some(waiter);
