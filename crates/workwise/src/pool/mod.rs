@@ -45,7 +45,7 @@ pub use scope::Scope;
 pub use stats::PoolStats;
 use task::TaskCell;
 pub use task::{TaskError, TaskHandle};
-pub(crate) use wait::wait_until;
+pub(crate) use wait::{wait_until, wait_until_rechecking};
 
 use crate::workload::Workload;
 use std::sync::Arc;

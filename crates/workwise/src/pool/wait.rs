@@ -70,12 +70,39 @@ pub(crate) fn wait_until(
     deadline: Option<Instant>,
     register: impl FnOnce(Thread) -> bool,
 ) -> bool {
+    wait_with(done, deadline, deadline.is_none(), register)
+}
+
+/// [`wait_until`] without a deadline whose parks each last at most
+/// `recheck`, after which `done()` is read again, so a wake-up that went
+/// missing costs at most `recheck`, never a hang. It helps as a wait
+/// without a deadline does (the rechecks are not a caller's deadline). For
+/// waits whose wakers are not the task cell's: `iter`'s ready queue.
+pub(crate) fn wait_until_rechecking(
+    done: impl Fn() -> bool,
+    recheck: Duration,
+    register: impl Fn(Thread) -> bool,
+) {
+    while !wait_with(
+        &done,
+        Some(crate::clock::deadline_after(recheck).unwrap_or_else(far_future)),
+        true,
+        &register,
+    ) {}
+}
+
+fn wait_with(
+    done: impl Fn() -> bool,
+    deadline: Option<Instant>,
+    help: bool,
+    register: impl FnOnce(Thread) -> bool,
+) -> bool {
     if done() {
         return true;
     }
     let past = |d: Option<Instant>| d.is_some_and(|d| Instant::now() >= d);
     let worker = current_worker();
-    if let Some(ctx) = worker.as_ref().filter(|_| deadline.is_none()) {
+    if let Some(ctx) = worker.as_ref().filter(|_| help) {
         while ctx.may_help() && ctx.help_locally() {
             if done() {
                 return true;
