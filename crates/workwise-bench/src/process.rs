@@ -2,8 +2,7 @@
 //! `concurrent.futures.ProcessPoolExecutor`, and `SharedBytes` against
 //! sending the bytes. Linux only, as the `process` feature is.
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_bytes::ByteBuf;
 use workwise::process::{ProcessPool, SharedBytes, Task};
 
 use crate::harness::{timed, Round};
@@ -37,39 +36,12 @@ fn sample_shared(data: SharedBytes) -> u64 {
 }
 const SAMPLE_SHARED: Task<SharedBytes, u64> = workwise::process_task!(sample_shared);
 
-fn sample_copied(data: Bytes) -> u64 {
-    sample(&data.0)
+/// The bytes arrive as one byte string (`serde_bytes`: a length and one
+/// copy), not as a sequence of 100 million `u8`s.
+fn sample_copied(data: ByteBuf) -> u64 {
+    sample(&data)
 }
-const SAMPLE_COPIED: Task<Bytes, u64> = workwise::process_task!(sample_copied);
-
-/// Bytes sent by copy the fastest way serde allows (`serialize_bytes`: one
-/// length and one memcpy, not a sequence of 100 million `u8`s).
-struct Bytes(Vec<u8>);
-
-impl Serialize for Bytes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Bytes {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Bytes;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
-                Ok(Bytes(v.to_vec()))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
-                Ok(Bytes(v))
-            }
-        }
-        d.deserialize_byte_buf(V)
-    }
-}
+const SAMPLE_COPIED: Task<ByteBuf, u64> = workwise::process_task!(sample_copied);
 
 /// The first line of `main`: a worker of these rows is the bench run again.
 pub fn init() {
@@ -255,7 +227,7 @@ pub fn shared_100mb(b: &mut Bench) -> Result<(), workwise::BuildError> {
     }
     let warmup = if b.quick { 0 } else { 1 };
     if b.wants(NAME, "copy") {
-        let copied = Bytes(data.clone());
+        let copied = ByteBuf::from(data.clone());
         b.run(NAME, "copy", warmup, ours, || {
             timed(NAME, "copy", SHARED_TASKS, want, || {
                 let handles: Vec<_> = (0..SHARED_TASKS)

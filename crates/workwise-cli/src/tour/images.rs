@@ -24,7 +24,8 @@ use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
 pub(crate) struct Frame {
     width: usize,
     height: usize,
-    pixels: super::processes::Bytes,
+    /// One byte string on the wire (a length and one copy), not `u8` by `u8`.
+    pixels: serde_bytes::ByteBuf,
 }
 
 #[cfg(target_os = "linux")]
@@ -33,7 +34,7 @@ impl Frame {
         Frame {
             width: img.width,
             height: img.height,
-            pixels: super::processes::Bytes(img.pixels.clone()),
+            pixels: serde_bytes::ByteBuf::from(img.pixels.clone()),
         }
     }
 
@@ -41,7 +42,7 @@ impl Frame {
         Gray {
             width: self.width,
             height: self.height,
-            pixels: self.pixels.0,
+            pixels: self.pixels.into_vec(),
         }
     }
 }

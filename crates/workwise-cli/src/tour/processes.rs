@@ -6,11 +6,8 @@
 //! A worker process is the `workwise` binary run again: `main` calls
 //! `workwise::process::init(TASKS)` before anything else.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
 use workwise::process::{ProcessPool, ProcessStats, Registered};
 
 use super::advice::{self, ParRun};
@@ -25,36 +22,6 @@ pub(crate) const TASKS: &[&dyn Registered] = &[
 
 /// The model name of the process rows.
 pub(crate) const MODEL: &str = "ProcessPool";
-
-/// Bytes that cross a pipe as one byte string (`serialize_bytes`: a length
-/// and one copy), not as a sequence of `u8`s.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Bytes(pub(crate) Vec<u8>);
-
-impl Serialize for Bytes {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Bytes {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Bytes;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
-                Ok(Bytes(v.to_vec()))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
-                Ok(Bytes(v))
-            }
-        }
-        d.deserialize_byte_buf(V)
-    }
-}
 
 /// One run on a fresh `ProcessPool`, as the advisor reads it.
 #[derive(Debug, Clone)]

@@ -255,6 +255,18 @@ struct Slot<F, T> {
     started: bool,
 }
 
+impl<F, T> Slot<F, T> {
+    /// Registers `waiter` unless a result is stored or was taken (rule 3);
+    /// false then, and the caller reads the result instead.
+    fn register(&mut self, waiter: Waiter) -> bool {
+        if self.stage.is_resolved() {
+            return false;
+        }
+        self.waiter = Some(waiter);
+        true
+    }
+}
+
 pub(crate) struct TaskCell<F, T> {
     done: AtomicBool,
     submitted_at: Option<Instant>,
@@ -386,12 +398,7 @@ where
     }
 
     fn set_waiter(&self, waiter: Waiter) -> bool {
-        let mut slot = lock(&self.slot);
-        if slot.stage.is_resolved() {
-            return false;
-        }
-        slot.waiter = Some(waiter);
-        true
+        lock(&self.slot).register(waiter)
     }
 
     fn cancel_with(&self, why: TaskError) -> bool {
@@ -514,13 +521,7 @@ impl<T> fmt::Debug for Promise<T> {
 #[cfg_attr(not(feature = "process"), allow(dead_code))]
 struct PromiseCell<T> {
     done: AtomicBool,
-    slot: Mutex<PromiseSlot<T>>,
-}
-
-#[cfg_attr(not(feature = "process"), allow(dead_code))]
-struct PromiseSlot<T> {
-    stage: Stage<(), T>,
-    waiter: Option<Waiter>,
+    slot: Mutex<Slot<(), T>>,
 }
 
 /// A task that a pool will start and complete by hand (see [`Promise`]).
@@ -528,9 +529,10 @@ struct PromiseSlot<T> {
 pub(crate) fn promise<T: Send + 'static>() -> (Promise<T>, TaskHandle<T>) {
     let cell = Arc::new(PromiseCell {
         done: AtomicBool::new(false),
-        slot: Mutex::new(PromiseSlot {
+        slot: Mutex::new(Slot {
             stage: Stage::Pending(()),
             waiter: None,
+            started: false,
         }),
     });
     (Promise { cell: cell.clone() }, TaskHandle { cell })
@@ -596,12 +598,7 @@ impl<T: Send> Completion<T> for PromiseCell<T> {
     }
 
     fn set_waiter(&self, waiter: Waiter) -> bool {
-        let mut slot = lock(&self.slot);
-        if slot.stage.is_resolved() {
-            return false;
-        }
-        slot.waiter = Some(waiter);
-        true
+        lock(&self.slot).register(waiter)
     }
 
     fn cancel_with(&self, why: TaskError) -> bool {
