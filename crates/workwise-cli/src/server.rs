@@ -472,7 +472,6 @@ fn take(
     loop {
         match server.recv() {
             Ok(request) => {
-                taken.fetch_add(1, atomic::Ordering::SeqCst);
                 let now = Instant::now();
                 let (status, body, delay, json) = match api_item(request.url()) {
                     Some(item) => {
@@ -500,6 +499,10 @@ fn take(
                 if to_answer.send(event).is_err() {
                     return;
                 }
+                // Counted only once the answering thread can see it: a
+                // `Release` sent by whoever saw this count then reaches it
+                // after this `Held`, on the same channel, and answers it.
+                taken.fetch_add(1, atomic::Ordering::SeqCst);
             }
             // `unblock` from `stop`: finish. Any other error is one failed
             // connection, not a reason to stop serving the others.
@@ -653,6 +656,31 @@ mod tests {
         match agent.get(&format!("{base}/page/{PAGES}")).call() {
             Err(ureq::Error::Status(404, _)) => {}
             other => panic!("expected a 404, got {other:?}"),
+        }
+        server.shutdown();
+    }
+
+    #[test]
+    fn a_hold_released_as_soon_as_it_is_counted_is_answered() {
+        // The CI failure of 2026-11-30: the count rose before the held
+        // request reached the answering thread, a release sent at once
+        // overtook it, and the request hung until the client timed out.
+        let server = PageServer::start(0).expect("a free port");
+        let url = format!("{}/hold", server.base_url());
+        for round in 0..300u64 {
+            let agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build();
+            let hold = url.clone();
+            let holder = thread::spawn(move || agent.get(&hold).call().map(drop));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while server.requests_taken() == round {
+                assert!(Instant::now() < deadline, "round {round}: never taken");
+                std::hint::spin_loop();
+            }
+            server.release_held();
+            let answered = holder.join().expect("the holder does not panic");
+            assert!(answered.is_ok(), "round {round}: {answered:?}");
         }
         server.shutdown();
     }
