@@ -79,6 +79,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod advice;
 #[cfg(feature = "tokio")]
 pub mod aio;
 mod breaker;
