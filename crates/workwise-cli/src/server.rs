@@ -672,7 +672,8 @@ mod tests {
                 .timeout(Duration::from_secs(10))
                 .build();
             let hold = url.clone();
-            let holder = thread::spawn(move || agent.get(&hold).call().map(drop));
+            let holder =
+                thread::spawn(move || agent.get(&hold).call().map(drop).map_err(|e| e.to_string()));
             let deadline = Instant::now() + Duration::from_secs(10);
             while server.requests_taken() == round {
                 assert!(Instant::now() < deadline, "round {round}: never taken");

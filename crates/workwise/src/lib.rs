@@ -106,8 +106,8 @@ pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcqu
 pub use par::{IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{
-    BuildError, Pool, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TrySubmitError,
-    MAX_HELP_DEPTH, MAX_THREADS,
+    BuildError, Pool, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TimeHistogram,
+    TrySubmitError, MAX_HELP_DEPTH, MAX_THREADS,
 };
 pub use queue::{
     ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,

@@ -218,8 +218,6 @@ enum Watch {
 /// extension slot ([`Pool::extension`]): the pool knows nothing of it.
 #[derive(Debug)]
 pub(crate) struct ParState {
-    /// A cold task round trip on this pool, in ns; 0 until measured.
-    overhead_ns: AtomicU64,
     /// Set once the pool is known to be shut down.
     closed: AtomicBool,
     sites: [Site; SITES],
@@ -228,7 +226,6 @@ pub(crate) struct ParState {
 impl ParState {
     pub(crate) fn new() -> Self {
         ParState {
-            overhead_ns: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             sites: std::array::from_fn(|_| Site::default()),
         }
@@ -906,7 +903,7 @@ impl Pool {
     /// shut down (and is marked so from now on).
     #[inline]
     fn task_overhead_ns(&self) -> Result<u64, TaskError> {
-        match par_state(self).overhead_ns.load(Relaxed) {
+        match self.round_trip_ns() {
             0 => self.measure_task_overhead(),
             known => Ok(known),
         }
@@ -922,7 +919,7 @@ impl Pool {
             state.close();
             return Err(TaskError::Closed);
         }
-        state.overhead_ns.store(ns, Relaxed);
+        self.set_round_trip_ns(ns);
         Ok(ns)
     }
 }

@@ -48,12 +48,14 @@
 //! # Ok::<(), workwise::BuildError>(())
 //! ```
 
+pub(crate) mod pool_rules;
 mod registry;
 
 use std::fmt;
 
+#[cfg(feature = "tracing")]
+pub(crate) use registry::emission_on;
 pub use registry::report;
-#[allow(unused_imports)] // used by the pool and queue rules as they land
 pub(crate) use registry::{emit, watch, Emitted, Watched};
 
 /// A rule's stable code; scripts may match on its text (`"W01"`).

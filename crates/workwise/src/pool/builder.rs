@@ -159,6 +159,7 @@ impl PoolBuilder {
             stack_size: self.stack_size,
             keep_alive,
             timing: self.timing,
+            workload: self.workload,
         };
         let registry = Registry::start(cfg).map_err(|e| BuildError::Spawn {
             message: e.to_string(),

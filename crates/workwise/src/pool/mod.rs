@@ -42,7 +42,7 @@ pub use builder::{BuildError, PoolBuilder, MAX_THREADS};
 use capacity::Refused;
 use registry::Registry;
 pub use scope::Scope;
-pub use stats::PoolStats;
+pub use stats::{PoolStats, TimeHistogram};
 use task::TaskCell;
 pub use task::{TaskError, TaskHandle};
 pub(crate) use wait::{wait_until, wait_until_rechecking};
@@ -63,6 +63,12 @@ use std::sync::Arc;
 /// # Ok::<(), workwise::BuildError>(())
 /// ```
 pub const MAX_HELP_DEPTH: usize = 32;
+
+/// Round trips `Pool::advice` runs to measure the pool's cost per task.
+const PROBES: usize = 5;
+/// The most a measured round trip is taken as (as `par` does): a cold one
+/// on an idle machine is tens of µs.
+const MAX_ROUND_TRIP_NS: u64 = 1_000_000;
 
 /// A sized, bounded, named thread pool that shuts down when dropped.
 ///
@@ -323,6 +329,67 @@ impl Pool {
     pub fn shutdown(&self) {
         self.registry.close(false);
         self.registry.join_workers();
+        self.emit_advice();
+    }
+
+    /// With the feature `tracing`, emits the advisor's findings that were
+    /// not emitted yet, now that the pool's figures are final.
+    fn emit_advice(&self) {
+        #[cfg(feature = "tracing")]
+        if crate::advice::emission_on() {
+            crate::advice::emit(&self.registry.emitted, &self.registry.advice());
+        }
+    }
+
+    /// What the advisor finds wrong with how this pool is used, from its
+    /// figures now ([`stats`](Pool::stats)); each finding also goes out once
+    /// through `tracing` (see [`advice`](crate::advice)).
+    ///
+    /// The rules need the pool's cost per task ([`PoolStats::task_cost`]):
+    /// if it was not measured yet and the pool is open and idle, this
+    /// measures it by running a few no-op tasks one after another (the
+    /// fastest round trip counts), which then show in the counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::advice::Code;
+    /// use workwise::Pool;
+    ///
+    /// let pool = Pool::io().max_workers(8).build()?;
+    /// // A chain: each task submitted after the previous one finished.
+    /// for i in 0..20 {
+    ///     pool.submit(move || i * 2).wait().unwrap();
+    /// }
+    /// let advice = pool.advice();
+    /// assert!(advice.iter().any(|a| a.code == Code::W09), "{advice:?}");
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn advice(&self) -> Vec<crate::advice::Advice> {
+        if self.round_trip_ns() == 0 && !self.registry.capacity.is_closed() {
+            let s = self.stats();
+            if s.queued == 0 && s.running == 0 {
+                // The fastest of a few round trips: one alone may include a
+                // preemption of this shared machine's cores.
+                let fastest = (0..PROBES)
+                    .filter_map(|_| {
+                        let start = Instant::now();
+                        let mut probe = self.submit(|| ());
+                        probe
+                            .wait_timeout(std::time::Duration::from_secs(1))
+                            .ok()
+                            .map(|()| start.elapsed())
+                    })
+                    .min();
+                if let Some(d) = fastest {
+                    let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+                    self.set_round_trip_ns(ns.clamp(1, MAX_ROUND_TRIP_NS));
+                }
+            }
+        }
+        let found = self.registry.advice();
+        crate::advice::emit(&self.registry.emitted, &found);
+        found
     }
 
     /// Cancels every task that has not started (their handles give
@@ -350,6 +417,21 @@ impl Pool {
     pub fn shutdown_now(&self) {
         self.registry.close(true);
         self.registry.join_workers();
+    }
+
+    /// A cold task round trip on this pool (submit a no-op, wait), in ns,
+    /// as measured once and kept; 0 until then. It is
+    /// [`PoolStats::task_cost`].
+    pub(crate) fn round_trip_ns(&self) -> u64 {
+        self.registry
+            .round_trip_ns
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_round_trip_ns(&self, ns: u64) {
+        self.registry
+            .round_trip_ns
+            .store(ns, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A snapshot of the pool's counters and times.

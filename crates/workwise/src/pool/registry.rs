@@ -20,7 +20,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
@@ -31,7 +31,11 @@ use super::task::{drop_quietly, panic_message, JobRef, TaskError};
 use super::worker::{on_worker_of, push_local, worker_main};
 use super::MAX_THREADS;
 use crate::sync::{lock, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use crate::advice::pool_rules::{self, PoolFacts};
+use crate::advice::{Advice, Emitted, Watched};
+use crate::workload::Workload;
 
 /// How a pool grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,8 @@ pub(crate) struct Config {
     pub(crate) stack_size: Option<usize>,
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) timing: bool,
+    /// What the pool was built for; the advisor's rules read it.
+    pub(crate) workload: Workload,
 }
 
 /// Where shutdown stands (rule 11).
@@ -128,6 +134,41 @@ pub(crate) struct Registry {
     pub(crate) extension: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
     pub(crate) inline_runs: AtomicU64,
     pub(crate) parallel_runs: AtomicU64,
+    /// When the pool was built: task start times are kept as ns since.
+    pub(crate) epoch: Instant,
+    /// Tasks running now and the most at once (with timing on only).
+    running: AtomicUsize,
+    peak_running: AtomicUsize,
+    /// A cold task round trip on this pool, in ns; 0 until measured.
+    pub(crate) round_trip_ns: AtomicU64,
+    /// Panics found unread in handles dropped off the workers' threads.
+    lost_panics: AtomicU64,
+    /// The advisor's findings already emitted for this pool.
+    pub(crate) emitted: Emitted,
+}
+
+/// Every pool alive, so that a handle dropped with an unread panic can
+/// find its pool's counter by the id its cell carries.
+/// Not a protocol of the engine (no loom model needs it): a plain lock.
+#[allow(clippy::disallowed_types)]
+static LIVE: std::sync::Mutex<Vec<Weak<Registry>>> = std::sync::Mutex::new(Vec::new());
+
+#[allow(clippy::disallowed_types)]
+fn live_list() -> std::sync::MutexGuard<'static, Vec<Weak<Registry>>> {
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Counts a panic left unread in a dropped handle of pool `id`.
+pub(crate) fn lost_panic(id: usize) {
+    let live = live_list();
+    if let Some(reg) = live
+        .iter()
+        .find(|w| w.as_ptr() as usize == id)
+        .and_then(Weak::upgrade)
+    {
+        reg.lost_panics.fetch_add(1, Relaxed);
+    }
 }
 
 impl Registry {
@@ -157,8 +198,21 @@ impl Registry {
             extension: std::sync::OnceLock::new(),
             inline_runs: AtomicU64::new(0),
             parallel_runs: AtomicU64::new(0),
+            epoch: Instant::now(),
+            running: AtomicUsize::new(0),
+            peak_running: AtomicUsize::new(0),
+            round_trip_ns: AtomicU64::new(0),
+            lost_panics: AtomicU64::new(0),
+            emitted: Emitted::default(),
             cfg,
         });
+        {
+            let mut live = live_list();
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Arc::downgrade(&reg));
+        }
+        let watched: Weak<dyn Watched> = Arc::downgrade(&reg) as Weak<dyn Watched>;
+        crate::advice::watch(watched);
         if reg.cfg.flavor == Flavor::Elastic {
             // Threads start on demand; make sure one can, so that a pool that
             // could never run a task fails here, not at its first wait.
@@ -313,7 +367,7 @@ impl Registry {
         }
         let index = self.next_index.fetch_add(1, Relaxed);
         let builder = self.thread_builder(index);
-        let stats = Arc::new(WorkerStats::default());
+        let stats = Arc::new(WorkerStats::new(self.epoch));
         lock(&self.worker_stats).push(stats.clone());
         let reg = self.clone();
         let worker_stats = stats.clone();
@@ -340,7 +394,7 @@ impl Registry {
     pub(crate) fn remove_worker_stats(&self, stats: &Arc<WorkerStats>, fold: bool) {
         let mut all = lock(&self.worker_stats);
         if fold {
-            stats.add_to(&mut lock(&self.retired));
+            stats.add_to(&mut lock(&self.retired), false);
         }
         all.retain(|s| !Arc::ptr_eq(s, stats));
     }
@@ -439,12 +493,23 @@ impl Registry {
             let all = lock(&self.worker_stats);
             let mut totals = *lock(&self.retired);
             for w in all.iter() {
-                w.add_to(&mut totals);
+                w.add_to(&mut totals, true);
             }
             totals
         };
         let mut s = PoolStats::default();
         totals.fill(&mut s);
+        s.longest_running = totals.oldest_start_ns.map(|ns| {
+            self.epoch
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(ns))
+        });
+        s.peak_running = self.peak_running.load(Relaxed) as u64;
+        s.lost_panics += self.lost_panics.load(Relaxed);
+        s.task_cost = match self.round_trip_ns.load(Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        };
         s.submitted = self.capacity.submitted();
         s.queued = self.capacity.queued() as u64;
         s.peak_queued = self.capacity.peak() as u64;
@@ -455,8 +520,41 @@ impl Registry {
         s
     }
 
+    /// A task starts running on a worker (with timing on): counts it, and
+    /// the most at once.
+    pub(crate) fn task_started(&self) {
+        let now = self.running.fetch_add(1, Relaxed) + 1;
+        if now > self.peak_running.load(Relaxed) {
+            self.peak_running.fetch_max(now, Relaxed);
+        }
+    }
+
+    /// A task counted by `task_started` ended.
+    pub(crate) fn task_ended(&self) {
+        self.running.fetch_sub(1, Relaxed);
+    }
+
+    /// The advisor's findings over this pool's figures now.
+    pub(crate) fn advice(&self) -> Vec<Advice> {
+        let facts = PoolFacts {
+            name: &self.cfg.name,
+            workload: self.cfg.workload,
+            max_workers: self.cfg.max_workers,
+            cores: crate::workload::available_cores(),
+        };
+        pool_rules::check(&facts, &self.stats())
+    }
+
     pub(crate) fn spawn_error(&self) -> Option<String> {
         lock(&self.spawn_error).clone()
+    }
+}
+
+impl Watched for Registry {
+    fn advice(&self) -> Vec<Advice> {
+        let found = Registry::advice(self);
+        crate::advice::emit(&self.emitted, &found);
+        found
     }
 }
 
@@ -533,6 +631,7 @@ mod tests {
             stack_size: None,
             keep_alive: None,
             timing: true,
+            workload: Workload::Io,
         };
         let reg = Registry::start(cfg).unwrap();
         reg.refuse_spawns.store(true, SeqCst);

@@ -198,6 +198,11 @@ trait Completion<T>: Send + Sync {
     fn pool_id(&self) -> usize;
     /// Runs the task on the calling thread if it has not started.
     fn run_inline(&self, stats: &WorkerStats) -> Outcome;
+    /// The handle is gone without having read the result: marks the task
+    /// detached, and says whether a panic was left unread in it.
+    fn handle_dropped(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) enum Waiter {
@@ -253,6 +258,9 @@ struct Slot<F, T> {
     waiter: Option<Waiter>,
     /// The task left `Pending` by starting (not by being cancelled).
     started: bool,
+    /// The handle was dropped without reading the result: a panic stored
+    /// from now on is one nobody will see (counted as lost).
+    detached: bool,
 }
 
 impl<F, T> Slot<F, T> {
@@ -290,15 +298,21 @@ where
                 stage: Stage::Pending(f),
                 waiter: None,
                 started: false,
+                detached: false,
             }),
         }
     }
 
-    /// Stores the result (rule 1 and 2) and wakes the waiter (rule 3).
-    fn finish(&self, result: Result<T, TaskError>) {
+    /// Stores the result (rule 1 and 2) and wakes the waiter (rule 3);
+    /// returns whether it was a panic that nobody will read (the handle is
+    /// gone).
+    fn finish(&self, result: Result<T, TaskError>) -> bool {
+        let panicked = matches!(result, Err(TaskError::Panicked { .. }));
+        let lost;
         #[cfg(not(workwise_broken_pool))]
         let waiter = {
             let mut slot = lock(&self.slot);
+            lost = panicked && slot.detached;
             slot.stage = Stage::Done(result);
             self.done.store(true, Ordering::Release);
             slot.waiter.take()
@@ -310,6 +324,7 @@ where
         let waiter = {
             let early = lock(&self.slot).waiter.take();
             let mut slot = lock(&self.slot);
+            lost = panicked && slot.detached;
             slot.stage = Stage::Done(result);
             self.done.store(true, Ordering::Release);
             early
@@ -317,6 +332,7 @@ where
         if let Some(w) = waiter {
             w.wake();
         }
+        lost
     }
 }
 
@@ -355,7 +371,9 @@ where
             stats.panicked();
             Outcome::Panicked
         };
-        self.finish(result);
+        if self.finish(result) {
+            stats.lost_panic();
+        }
         outcome
     }
 
@@ -412,6 +430,12 @@ where
     fn run_inline(&self, stats: &WorkerStats) -> Outcome {
         self.run_here(stats)
     }
+
+    fn handle_dropped(&self) -> bool {
+        let mut slot = lock(&self.slot);
+        slot.detached = true;
+        matches!(slot.stage, Stage::Done(Err(TaskError::Panicked { .. })))
+    }
 }
 
 /// A result to come from a task submitted to a pool.
@@ -436,6 +460,18 @@ where
 /// ```
 pub struct TaskHandle<T> {
     cell: Arc<dyn Completion<T>>,
+    /// A result was taken through this handle: dropping it loses nothing.
+    read: AtomicBool,
+}
+
+impl<T> Drop for TaskHandle<T> {
+    /// Detaches the task; a panic left unread in it (now, or when it ends)
+    /// is counted in its pool's [`PoolStats::lost_panics`](crate::PoolStats::lost_panics).
+    fn drop(&mut self) {
+        if !self.read.load(Ordering::Relaxed) && self.cell.handle_dropped() {
+            super::registry::lost_panic(self.cell.pool_id());
+        }
+    }
 }
 
 impl<T> fmt::Debug for TaskHandle<T> {
@@ -451,7 +487,10 @@ impl<T: Send + 'static> TaskHandle<T> {
     where
         F: FnOnce() -> T + Send + 'static,
     {
-        TaskHandle { cell }
+        TaskHandle {
+            cell,
+            read: AtomicBool::new(false),
+        }
     }
 
     /// A handle that is already resolved with `err`.
@@ -461,6 +500,7 @@ impl<T: Send + 'static> TaskHandle<T> {
                 done: AtomicBool::new(true),
                 value: Mutex::new(Some(Err(err))),
             }),
+            read: AtomicBool::new(false),
         }
     }
 }
@@ -533,9 +573,14 @@ pub(crate) fn promise<T: Send + 'static>() -> (Promise<T>, TaskHandle<T>) {
             stage: Stage::Pending(()),
             waiter: None,
             started: false,
+            detached: false,
         }),
     });
-    (Promise { cell: cell.clone() }, TaskHandle { cell })
+    let handle = TaskHandle {
+        cell: cell.clone(),
+        read: AtomicBool::new(false),
+    };
+    (Promise { cell }, handle)
 }
 
 #[cfg_attr(not(feature = "process"), allow(dead_code))]
@@ -659,7 +704,7 @@ impl<T> TaskHandle<T> {
     /// ```
     pub fn try_result(&mut self) -> Option<Result<T, TaskError>> {
         if self.is_finished() {
-            self.cell.take()
+            self.take()
         } else {
             None
         }
@@ -769,7 +814,7 @@ impl<T> TaskHandle<T> {
         if !wait_until(done, deadline, |t| self.cell.set_waiter(Waiter::Thread(t))) {
             return Err(TaskError::TimedOut);
         }
-        self.cell.take().unwrap_or(Err(TaskError::ResultTaken))
+        self.take().unwrap_or(Err(TaskError::ResultTaken))
     }
 
     /// Registers `waker` to be woken when the task finishes; false if it has.
@@ -778,7 +823,11 @@ impl<T> TaskHandle<T> {
     }
 
     pub(crate) fn take(&self) -> Option<Result<T, TaskError>> {
-        self.cell.take()
+        let result = self.cell.take();
+        if result.is_some() {
+            self.read.store(true, Ordering::Relaxed);
+        }
+        result
     }
 }
 
@@ -789,6 +838,6 @@ impl<T> Future for TaskHandle<T> {
         if !self.is_finished() && self.register_waker(cx.waker().clone()) {
             return Poll::Pending;
         }
-        Poll::Ready(self.cell.take().unwrap_or(Err(TaskError::ResultTaken)))
+        Poll::Ready(self.take().unwrap_or(Err(TaskError::ResultTaken)))
     }
 }

@@ -141,31 +141,33 @@ impl WorkerCtx {
         let start = self.registry.cfg.timing.then(Instant::now);
         let depth = self.depth.get();
         self.depth.set(depth + 1);
+        self.stats.set_depth(u64::from(depth) + 1);
         if depth > 0 {
             self.stats.help_depth(u64::from(depth));
+        } else if let Some(start) = start {
+            let queued = submitted.map(|at| start.saturating_duration_since(at));
+            self.stats.begin_outer(start, queued);
+            self.registry.task_started();
         }
-        // Counts land inside `work`, before its handle resolves; a panic
-        // here comes from a `Drop` after that (a detached result).
+        // Counts and times land inside `work`, before its handle resolves
+        // (`WorkerStats::completed`); a panic here comes from a `Drop` after
+        // that (a detached result).
         let outcome =
             panic::catch_unwind(AssertUnwindSafe(|| work(&self.stats))).unwrap_or_else(|p| {
                 drop_quietly(p);
                 Outcome::Completed
             });
         self.depth.set(depth);
+        self.stats.set_depth(u64::from(depth));
         if outcome == Outcome::Skipped {
             self.stats.cancelled();
         }
-        let ran = matches!(outcome, Outcome::Completed | Outcome::Panicked);
-        if let Some(start) = start {
-            if ran {
-                if let Some(at) = submitted {
-                    self.stats.queue_wait(start.saturating_duration_since(at));
-                }
+        if start.is_some() {
+            if depth == 0 {
+                self.stats.outer_left();
+                self.registry.task_ended();
             }
             let end = Instant::now();
-            if depth == 0 && ran {
-                self.stats.busy(end - start);
-            }
             if end - self.last_flush.get() >= CPU_FLUSH_EVERY {
                 self.flush_cpu(end);
             }
@@ -212,6 +214,7 @@ pub(crate) fn worker_main(
         last_flush: Cell::new(Instant::now()),
     });
     CURRENT.with(|c| *c.borrow_mut() = Some(ctx.clone()));
+    ctx.stats.locate_thread();
     #[cfg(feature = "tracing")]
     tracing::debug!(pool = %ctx.registry.cfg.name, worker = ctx.index, "worker started");
     let reg = ctx.registry.clone();
@@ -256,6 +259,7 @@ pub(crate) fn worker_main(
         }
     }
     ctx.flush_cpu(Instant::now());
+    ctx.stats.exit();
     #[cfg(feature = "tracing")]
     tracing::debug!(pool = %reg.cfg.name, worker = ctx.index, "worker exited");
     reg.remove_worker_stats(&ctx.stats, true);
