@@ -94,6 +94,7 @@ pub mod process;
 mod queue;
 mod retry;
 mod sync;
+pub mod testing;
 mod workload;
 
 pub use breaker::{
