@@ -52,6 +52,7 @@
 //! | Retries with backoff | [`Retry`] (exponential, full jitter, server hints) |
 //! | All of the above around one call | [`Policy`] |
 //! | Testing time-dependent code | [`ManualClock`] |
+//! | Testing concurrent code | [`testing`]: `wait_for` a condition, `stress` with seeds and `replay`, `CallCounter`, `Chaos` delays |
 //!
 //! ## When not to use concurrency
 //!
