@@ -52,6 +52,7 @@
 //! | Retries with backoff | [`Retry`] (exponential, full jitter, server hints) |
 //! | All of the above around one call | [`Policy`] |
 //! | Testing time-dependent code | [`ManualClock`] |
+//! | Testing concurrent code | [`testing`]: `wait_for` a condition, `stress` with seeds and `replay`, `CallCounter`, `Chaos` delays |
 //!
 //! ## When not to use concurrency
 //!
@@ -94,6 +95,7 @@ pub mod process;
 mod queue;
 mod retry;
 mod sync;
+pub mod testing;
 mod workload;
 
 pub use breaker::{

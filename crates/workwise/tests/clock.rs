@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use workwise::{Clock, RealClock, Sleep};
 
@@ -18,11 +18,9 @@ fn poll_with(sleep: &mut Sleep, waker: &Waker) -> Poll<()> {
 }
 
 /// Waits until `done()`, failing after [`PATIENCE`].
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
-        std::thread::sleep(Duration::from_millis(1));
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    if let Err(e) = workwise::testing::wait_for(done, PATIENCE) {
+        panic!("{what}: not within {PATIENCE:?}: {e}");
     }
 }
 

@@ -10,18 +10,16 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::thread::{self, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use workwise::{as_completed, Pool, TaskError};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Polls `cond` until it holds; fails the test after `DEADLINE`.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    if let Err(e) = workwise::testing::wait_for(cond, DEADLINE) {
+        panic!("timed out waiting for {what}: {e}");
     }
 }
 

@@ -18,12 +18,11 @@ use workwise::{
 const LONG: Duration = Duration::from_secs(60);
 const SEC: Duration = Duration::from_secs(1);
 
-/// Waits for `cond` with a generous deadline, checking every millisecond.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + LONG;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
+/// Waits for `cond` (`workwise::testing::wait_for`) with a generous
+/// deadline; fails the test with `what` when it passes.
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    if let Err(e) = workwise::testing::wait_for(cond, LONG) {
+        panic!("timed out waiting for {what}: {e}");
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::pin::pin;
 use std::task::Poll;
@@ -15,12 +15,11 @@ use workwise::{
 
 const LONG: Duration = Duration::from_secs(30);
 
-/// Waits for `cond` with a generous deadline, checking every millisecond.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + LONG;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
+/// Waits for `cond` (`workwise::testing::wait_for`) with a generous
+/// deadline; fails the test with `what` when it passes.
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    if let Err(e) = workwise::testing::wait_for(cond, LONG) {
+        panic!("timed out waiting for {what}: {e}");
     }
 }
 
@@ -285,10 +284,8 @@ struct Gate(Arc<AtomicBool>);
 
 impl Gate {
     fn wait(&self) {
-        let deadline = Instant::now() + LONG;
-        while !self.0.load(Ordering::SeqCst) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(1));
-        }
+        // Past `LONG` the attempt goes on: the test's own deadline reports it.
+        let _ = workwise::testing::wait_for(|| self.0.load(Ordering::SeqCst), LONG);
     }
 
     fn open(&self) {

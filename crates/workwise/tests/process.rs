@@ -12,7 +12,7 @@ mod linux {
     use std::io::{BufRead, BufReader, Write};
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use nix::sys::signal::{kill, Signal};
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -130,15 +130,8 @@ mod linux {
         ProcessPool::builder().name("test").workers(workers)
     }
 
-    fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
-        let end = Instant::now() + deadline;
-        while Instant::now() < end {
-            if cond() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        cond()
+    fn wait_until(deadline: Duration, cond: impl FnMut() -> bool) -> bool {
+        workwise::testing::wait_for(cond, deadline).is_ok()
     }
 
     /// Whether `pid` exists at all (a zombie still does).

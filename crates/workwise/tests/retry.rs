@@ -104,11 +104,9 @@ impl Clock for TestClock {
 }
 
 /// Polls `cond` until it holds, failing the test after a generous deadline.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + LONG;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(ms(1));
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    if let Err(e) = workwise::testing::wait_for(cond, LONG) {
+        panic!("timed out waiting for {what}: {e}");
     }
 }
 
