@@ -796,9 +796,27 @@ impl Chaos {
     }
 }
 
+/// Pauses at `point` if `chaos` is on; one branch when it is off. This is
+/// what a pool runs at its chaos points, and what the bench row
+/// `pool.chaos_off_cost` measures.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::testing::{chaos_point, Chaos, ChaosPoint};
+///
+/// chaos_point(None, ChaosPoint::Submit); // off: nothing happens
+/// chaos_point(Some(&Chaos::new(7)), ChaosPoint::Submit);
+/// ```
+#[inline]
+pub fn chaos_point(chaos: Option<&Chaos>, point: ChaosPoint) {
+    if let Some(chaos) = chaos {
+        chaos.pause(point);
+    }
+}
+
 /// [`Chaos::from_env`], read once per process: what a pool calls when it
 /// starts, so that `WORKWISE_CHAOS` costs one environment read.
-#[allow(dead_code)] // called by the pool once its chaos points are wired in
 pub(crate) fn chaos_from_env_once() -> Option<Chaos> {
     static CHAOS: OnceLock<Option<Chaos>> = OnceLock::new();
     CHAOS.get_or_init(Chaos::from_env).clone()

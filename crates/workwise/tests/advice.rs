@@ -41,18 +41,6 @@ fn run_all<T: Send + 'static>(
     }
 }
 
-// TODO-merge: workwise::testing::wait_for
-fn wait_for(mut c: impl FnMut() -> bool, within: Duration) -> Result<(), ()> {
-    let end = Instant::now() + within;
-    while !c() {
-        if Instant::now() > end {
-            return Err(());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(())
-}
-
 fn codes(pool: &Pool) -> Vec<Code> {
     let found = pool.advice();
     println!("{:?}", pool.stats());
@@ -236,7 +224,7 @@ fn w10_a_task_running_far_longer_than_the_rest_is_suspected() {
     run_all(&pool, 20, |_| std::thread::sleep(Duration::from_millis(1)));
     let (tx, rx) = mpsc::channel::<()>();
     let stuck = pool.submit(move || rx.recv().ok());
-    wait_for(
+    workwise::testing::wait_for(
         || pool.advice().iter().any(|a| a.code == Code::W10),
         Duration::from_secs(60),
     )
@@ -253,7 +241,7 @@ fn w10_a_task_a_few_times_longer_than_the_rest_is_not() {
     run_all(&pool, 20, |_| std::thread::sleep(Duration::from_millis(20)));
     let (tx, rx) = mpsc::channel::<()>();
     let slow = pool.submit(move || rx.recv().ok());
-    wait_for(|| pool.stats().running == 1, Duration::from_secs(30)).unwrap();
+    workwise::testing::wait_for(|| pool.stats().running == 1, Duration::from_secs(30)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert!(!codes(&pool).contains(&Code::W10));
     tx.send(()).unwrap();

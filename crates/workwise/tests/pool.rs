@@ -935,3 +935,50 @@ fn one_lone_task_starts_one_worker() {
     assert_eq!(stats.peak_workers, 1, "{stats:?}");
     assert_eq!(stats.live_workers, 1, "{stats:?}");
 }
+
+/// Runs two tasks submitted 500 µs apart on two workers and fails when the
+/// second wrote first: the flawed assumption that a head start is enough.
+fn head_start_run(chaos: Option<u64>) -> Result<(), String> {
+    use std::sync::{Arc, Mutex};
+    let mut builder = Pool::io().max_workers(2);
+    if let Some(seed) = chaos {
+        builder = builder.chaos(seed);
+    }
+    let pool = builder.build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut handles = Vec::new();
+    for name in ["a", "b"] {
+        let order = order.clone();
+        handles.push(pool.submit(move || order.lock().unwrap().push(name)));
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    for h in handles {
+        h.wait().unwrap();
+    }
+    let order = order.lock().unwrap().clone();
+    if order == ["a", "b"] {
+        Ok(())
+    } else {
+        Err(format!("ran as {order:?}"))
+    }
+}
+
+#[test]
+fn chaos_mode_exposes_a_test_that_trusts_a_head_start() {
+    let found = workwise::testing::stress(2_000, |seed| head_start_run(Some(seed)));
+    let failure = found.expect_err("chaos delays the first task past the second");
+    assert!(failure.message.contains("[\"b\", \"a\"]"), "{failure}");
+    println!(
+        "chaos found it at run {} (seed {})",
+        failure.run, failure.seed
+    );
+}
+
+#[test]
+fn chaos_mode_changes_no_result() {
+    let pool = Pool::cpu().chaos(7).build().unwrap();
+    let handles: Vec<_> = (0..500u64).map(|i| pool.submit(move || i * i)).collect();
+    let sum: u64 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
+    assert_eq!(sum, (0..500u64).map(|i| i * i).sum());
+    assert_eq!(pool.stats().completed, 500);
+}

@@ -1,5 +1,6 @@
 //! `Pool::io()`, `Pool::cpu()` and `Pool::for_workload()` build through here.
 
+use crate::testing::Chaos;
 use std::fmt;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub struct PoolBuilder {
     stack_size: Option<usize>,
     keep_alive: Option<Duration>,
     timing: bool,
+    chaos: Option<Chaos>,
 }
 
 impl PoolBuilder {
@@ -53,6 +55,7 @@ impl PoolBuilder {
             stack_size: None,
             keep_alive: None,
             timing: true,
+            chaos: None,
         }
     }
 
@@ -108,6 +111,33 @@ impl PoolBuilder {
         self
     }
 
+    /// Turns on chaos mode with `seed`: the pool pauses a little, at
+    /// random but repeatably for the seed, when a task is submitted, when a
+    /// worker takes it and when it completes, so that a test can shake out
+    /// races that the usual timing hides (see
+    /// [`testing::Chaos`](crate::testing::Chaos)). Off by default; without
+    /// this, `WORKWISE_CHAOS=<seed>` in the environment turns it on for
+    /// every pool of the process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().chaos(42).build()?;
+    /// let handles: Vec<_> = (0..20).map(|i| pool.submit(move || i)).collect();
+    /// let sum: i32 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
+    /// assert_eq!(sum, 190);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    ///
+    /// # Cost
+    ///
+    /// Off, one branch at each of the three points: the bench row
+    /// `pool.chaos_off_cost`.
+    pub fn chaos(mut self, seed: u64) -> Self {
+        self.chaos = Some(Chaos::new(seed));
+        self
+    }
+
     /// Starts the pool.
     ///
     /// # Errors
@@ -160,6 +190,7 @@ impl PoolBuilder {
             keep_alive,
             timing: self.timing,
             workload: self.workload,
+            chaos: self.chaos.or_else(crate::testing::chaos_from_env_once),
         };
         let registry = Registry::start(cfg).map_err(|e| BuildError::Spawn {
             message: e.to_string(),

@@ -35,6 +35,7 @@ use std::sync::{Arc, Weak};
 
 use crate::advice::pool_rules::{self, PoolFacts};
 use crate::advice::{Advice, Emitted, Watched};
+use crate::testing::{Chaos, ChaosPoint};
 use crate::workload::Workload;
 
 /// How a pool grows.
@@ -57,6 +58,8 @@ pub(crate) struct Config {
     pub(crate) timing: bool,
     /// What the pool was built for; the advisor's rules read it.
     pub(crate) workload: Workload,
+    /// Chaos mode: seeded pauses at submit, dequeue and completion.
+    pub(crate) chaos: Option<Chaos>,
 }
 
 /// Where shutdown stands (rule 11).
@@ -145,6 +148,9 @@ pub(crate) struct Registry {
     lost_panics: AtomicU64,
     /// The advisor's findings already emitted for this pool.
     pub(crate) emitted: Emitted,
+    /// The id of the next task to run, for its tracing span.
+    #[cfg(feature = "tracing")]
+    next_task: AtomicU64,
 }
 
 /// Every pool alive, so that a handle dropped with an unread panic can
@@ -204,6 +210,8 @@ impl Registry {
             round_trip_ns: AtomicU64::new(0),
             lost_panics: AtomicU64::new(0),
             emitted: Emitted::default(),
+            #[cfg(feature = "tracing")]
+            next_task: AtomicU64::new(1),
             cfg,
         });
         {
@@ -520,6 +528,18 @@ impl Registry {
         s
     }
 
+    /// A fresh task id for a span (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn next_task_id(&self) -> u64 {
+        self.next_task.fetch_add(1, Relaxed)
+    }
+
+    /// A chaos point: pauses there in chaos mode; one branch otherwise.
+    #[inline]
+    pub(crate) fn chaos(&self, point: ChaosPoint) {
+        crate::testing::chaos_point(self.cfg.chaos.as_ref(), point);
+    }
+
     /// A task starts running on a worker (with timing on): counts it, and
     /// the most at once.
     pub(crate) fn task_started(&self) {
@@ -632,6 +652,7 @@ mod tests {
             keep_alive: None,
             timing: true,
             workload: Workload::Io,
+            chaos: None,
         };
         let reg = Registry::start(cfg).unwrap();
         reg.refuse_spawns.store(true, SeqCst);

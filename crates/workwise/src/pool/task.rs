@@ -183,6 +183,11 @@ pub(crate) trait Job: Send + Sync {
     /// Resolves the task with `why` if it has not started; returns whether it did.
     fn cancel_with(&self, why: TaskError) -> bool;
     fn submitted_at(&self) -> Option<Instant>;
+    /// The name given with `submit_named`, for the task's span.
+    #[cfg(feature = "tracing")]
+    fn name(&self) -> Option<&str> {
+        None
+    }
 }
 
 pub(crate) type JobRef = Arc<dyn Job>;
@@ -280,6 +285,9 @@ pub(crate) struct TaskCell<F, T> {
     submitted_at: Option<Instant>,
     pool: usize,
     slot: Mutex<Slot<F, T>>,
+    /// The name given with `submit_named`: kept only for tracing spans.
+    #[cfg(feature = "tracing")]
+    name: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl<F, T> TaskCell<F, T>
@@ -300,7 +308,20 @@ where
                 started: false,
                 detached: false,
             }),
+            #[cfg(feature = "tracing")]
+            name: None,
         }
+    }
+
+    /// Names the task, for its tracing span (without the feature `tracing`
+    /// the name is dropped).
+    #[cfg_attr(not(feature = "tracing"), allow(unused_mut, unused_variables))]
+    pub(crate) fn named(mut self, name: std::borrow::Cow<'static, str>) -> Self {
+        #[cfg(feature = "tracing")]
+        {
+            self.name = Some(name);
+        }
+        self
     }
 
     /// Stores the result (rule 1 and 2) and wakes the waiter (rule 3);
@@ -399,6 +420,11 @@ where
 
     fn submitted_at(&self) -> Option<Instant> {
         self.submitted_at
+    }
+
+    #[cfg(feature = "tracing")]
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 }
 

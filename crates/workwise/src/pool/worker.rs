@@ -15,6 +15,7 @@ use super::stats::{thread_cpu_time, WorkerStats};
 use super::task::{drop_quietly, JobRef, Outcome, TaskError};
 use super::MAX_HELP_DEPTH;
 use crate::sync::thread;
+use crate::testing::ChaosPoint;
 use std::sync::Arc;
 
 /// Rounds a worker looks for work before it parks: 6 of growing busy-spins,
@@ -128,7 +129,21 @@ impl WorkerCtx {
             return;
         }
         let submitted = job.submitted_at();
+        self.registry.chaos(ChaosPoint::Dequeue);
+        // Each task runs inside a span: the pool, a task id, and the name
+        // given with `submit_named`; a subscriber that prints thread names
+        // shows the worker too.
+        #[cfg(feature = "tracing")]
+        let span = tracing::info_span!(
+            "task",
+            pool = %self.registry.cfg.name,
+            id = self.registry.next_task_id(),
+            name = job.name(),
+        );
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
         self.run_nested(submitted, move |stats| job.run(stats));
+        self.registry.chaos(ChaosPoint::Complete);
     }
 
     /// Runs user work on this worker at the next depth, timing it at the
