@@ -12,6 +12,8 @@
 //! - [`Pool::advice`](crate::Pool::advice), [`Queue::advice`](crate::Queue::advice)
 //!   and [`Policy::advice`](crate::Policy::advice) ask one object;
 //! - [`report`] asks every live pool and queue of the process;
+//! - [`LoopWatch`] asks of a plain loop that uses no pool yet whether it
+//!   waits (W02: give it `Pool::io()`) or computes (W06: `Pool::cpu()`);
 //! - with the feature `tracing`, each finding is also emitted once per pool
 //!   at WARN with target `workwise::advice` when it is first found, and when
 //!   a pool shuts down; `WORKWISE_ADVICE=off` turns the emission off (the
@@ -48,11 +50,13 @@
 //! # Ok::<(), workwise::BuildError>(())
 //! ```
 
+mod loops;
 pub(crate) mod pool_rules;
 mod registry;
 
 use std::fmt;
 
+pub use loops::{LoopFigures, LoopWatch};
 #[cfg(feature = "tracing")]
 pub(crate) use registry::emission_on;
 pub use registry::report;
