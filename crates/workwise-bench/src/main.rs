@@ -234,6 +234,7 @@ fn main() -> ExitCode {
         rows::roundtrip,
         rows::map,
         rows::stats_cost,
+        rows::chaos_off_cost,
         cpu::par_map_cheap,
         cpu::par_map_heavy,
         cpu::wordcount,

@@ -363,6 +363,53 @@ pub fn stats_cost(b: &mut Bench) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// Row 5: what chaos mode costs when it is off (the default). Each task
+/// round trip takes the pool's three chaos points (submit, dequeue,
+/// completion) once; `ours` takes the very same points a second time per
+/// task (inside the task, as `testing::chaos_point(None, ..)`, what the
+/// pool runs), `hooks_once` is the plain pool. The ratio less one is what
+/// the off hooks cost against a task round trip.
+pub fn chaos_off_cost(b: &mut Bench) -> Result<(), BuildError> {
+    const NAME: &str = "pool.chaos_off_cost";
+    if !b.wants(NAME, "hooks_once") {
+        return Ok(());
+    }
+    let n = b.workers;
+    let count = TINY_TASKS;
+    let want = tiny_sum(count);
+    let pool = Pool::cpu().max_workers(n).build()?;
+    fn twice(pool: &Pool, count: u64) -> u64 {
+        use workwise::testing::{chaos_point, ChaosPoint};
+        let handles: Vec<_> = (0..count)
+            .map(|i| {
+                chaos_point(std::hint::black_box(None), ChaosPoint::Submit);
+                pool.submit(move || {
+                    chaos_point(std::hint::black_box(None), ChaosPoint::Dequeue);
+                    let v = tiny(i);
+                    chaos_point(std::hint::black_box(None), ChaosPoint::Complete);
+                    v
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.wait().expect("a tiny task gives a value"))
+            .fold(0, u64::wrapping_add)
+    }
+    b.run(
+        NAME,
+        "hooks_once",
+        b.rounds.warmup,
+        || timed(NAME, "hooks_twice", count, want, || twice(&pool, count)),
+        || {
+            timed(NAME, "hooks_once", count, want, || {
+                ours_submit_wait(&pool, count)
+            })
+        },
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

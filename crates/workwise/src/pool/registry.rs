@@ -139,8 +139,7 @@ pub(crate) struct Registry {
     pub(crate) parallel_runs: AtomicU64,
     /// When the pool was built: task start times are kept as ns since.
     pub(crate) epoch: Instant,
-    /// Tasks running now and the most at once (with timing on only).
-    running: AtomicUsize,
+    /// The most tasks seen running at once (sampled, with timing on).
     peak_running: AtomicUsize,
     /// A cold task round trip on this pool, in ns; 0 until measured.
     pub(crate) round_trip_ns: AtomicU64,
@@ -205,7 +204,6 @@ impl Registry {
             inline_runs: AtomicU64::new(0),
             parallel_runs: AtomicU64::new(0),
             epoch: Instant::now(),
-            running: AtomicUsize::new(0),
             peak_running: AtomicUsize::new(0),
             round_trip_ns: AtomicU64::new(0),
             lost_panics: AtomicU64::new(0),
@@ -540,18 +538,17 @@ impl Registry {
         crate::testing::chaos_point(self.cfg.chaos.as_ref(), point);
     }
 
-    /// A task starts running on a worker (with timing on): counts it, and
-    /// the most at once.
-    pub(crate) fn task_started(&self) {
-        let now = self.running.fetch_add(1, Relaxed) + 1;
+    /// A sampled task start (see `stats.rs`): counts the workers running a
+    /// task now and keeps the most. Once per 2 ms of a worker's time, so a
+    /// lock and a look at each worker's line cost nothing per task.
+    pub(crate) fn observe_running(&self) {
+        let now = lock(&self.worker_stats)
+            .iter()
+            .filter(|w| w.is_running())
+            .count();
         if now > self.peak_running.load(Relaxed) {
             self.peak_running.fetch_max(now, Relaxed);
         }
-    }
-
-    /// A task counted by `task_started` ended.
-    pub(crate) fn task_ended(&self) {
-        self.running.fetch_sub(1, Relaxed);
     }
 
     /// The advisor's findings over this pool's figures now.

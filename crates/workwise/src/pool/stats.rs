@@ -70,9 +70,11 @@ pub struct PoolStats {
     pub task_times: TimeHistogram,
     /// Tasks running now (with timing on).
     pub running: u64,
-    /// The most tasks running at the same moment (with timing on): 1 for a
-    /// chain where each task is submitted after the previous one finished,
-    /// however many threads the pool started.
+    /// The most tasks seen running at the same moment (with timing on): 1
+    /// for a chain where each task is submitted after the previous one
+    /// finished, however many threads the pool started. Seen at sampled
+    /// task starts (one in every 2 ms of a worker's time), so a burst
+    /// shorter than that may read low; it never reads high.
     pub peak_running: u64,
     /// How long the oldest task running now has been running (with timing
     /// on); `None` when none runs.
@@ -356,6 +358,8 @@ struct WorkerCounters {
     sampled_wall_ns: AtomicU64,
     sampled_cpu_ns: AtomicU64,
     sampled_delay_ns: AtomicU64,
+    /// When the last timed outermost job ended, in ns since the epoch.
+    last_end_ns: AtomicU64,
 }
 
 /// A worker samples one task start in every this much of its time: reads
@@ -398,7 +402,19 @@ impl WorkerStats {
 
     /// An outermost job (with timing on) starts at `start`, having waited
     /// `queued` in the queue.
-    pub(crate) fn begin_outer(&self, start: std::time::Instant, queued: Option<Duration>) {
+    /// Whether this worker is running a task now (with timing on).
+    pub(crate) fn is_running(&self) -> bool {
+        self.inner.running_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// When the last timed outermost job ended (ns since the epoch); the
+    /// worker reads it instead of the clock.
+    pub(crate) fn last_end(&self) -> std::time::Instant {
+        self.epoch + Duration::from_nanos(self.inner.last_end_ns.load(Ordering::Relaxed))
+    }
+
+    /// Returns whether this start is sampled.
+    pub(crate) fn begin_outer(&self, start: std::time::Instant, queued: Option<Duration>) -> bool {
         let c = &self.inner;
         let since = nanos(start.saturating_duration_since(self.epoch));
         c.running_since
@@ -413,8 +429,10 @@ impl WorkerStats {
                 .store(since.saturating_add(1), Ordering::Relaxed);
             c.sample_cpu_ns.store(cpu.max(1), Ordering::Relaxed);
             c.sample_delay_ns.store(delay, Ordering::Relaxed);
+            true
         } else {
             c.sample_cpu_ns.store(0, Ordering::Relaxed);
+            false
         }
     }
 
@@ -434,10 +452,9 @@ impl WorkerStats {
         if since == 0 || c.depth.load(Ordering::Relaxed) != 1 {
             return;
         }
-        let took = self
-            .epoch
-            .elapsed()
-            .saturating_sub(Duration::from_nanos(since - 1));
+        let now = self.epoch.elapsed();
+        c.last_end_ns.store(nanos(now), Ordering::Relaxed);
+        let took = now.saturating_sub(Duration::from_nanos(since - 1));
         bump(&c.busy_ns, nanos(took));
         bump(&self.times.0[bucket(nanos(took))], 1);
         let cpu0 = c.sample_cpu_ns.load(Ordering::Relaxed);

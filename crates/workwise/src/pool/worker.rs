@@ -161,8 +161,9 @@ impl WorkerCtx {
             self.stats.help_depth(u64::from(depth));
         } else if let Some(start) = start {
             let queued = submitted.map(|at| start.saturating_duration_since(at));
-            self.stats.begin_outer(start, queued);
-            self.registry.task_started();
+            if self.stats.begin_outer(start, queued) {
+                self.registry.observe_running();
+            }
         }
         // Counts and times land inside `work`, before its handle resolves
         // (`WorkerStats::completed`); a panic here comes from a `Drop` after
@@ -177,13 +178,12 @@ impl WorkerCtx {
         if outcome == Outcome::Skipped {
             self.stats.cancelled();
         }
-        if start.is_some() {
-            if depth == 0 {
-                self.stats.outer_left();
-                self.registry.task_ended();
-            }
-            let end = Instant::now();
-            if end - self.last_flush.get() >= CPU_FLUSH_EVERY {
+        if start.is_some() && depth == 0 {
+            self.stats.outer_left();
+            // The job's end, as `WorkerStats::completed` read it: no
+            // clock read of its own here.
+            let end = self.stats.last_end();
+            if end.saturating_duration_since(self.last_flush.get()) >= CPU_FLUSH_EVERY {
                 self.flush_cpu(end);
             }
         }
