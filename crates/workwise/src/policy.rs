@@ -442,6 +442,7 @@ impl<E, C: Clock + Clone> PolicyBuilder<E, C> {
             Some(_) => Some(
                 self.pool
                     .unwrap_or_else(|| Pool::io().name("workwise-policy"))
+                    .serves_calls()
                     .build()
                     .map_err(PolicyBuildError::Pool)?,
             ),
@@ -562,6 +563,30 @@ impl<E, C: Clock> Policy<E, C> {
     /// ```
     pub fn attempt_pool_stats(&self) -> Option<PoolStats> {
         self.pool.as_ref().map(Pool::stats)
+    }
+
+    /// What the advisor finds about the pool that runs the policy's timed
+    /// attempts (see [`Pool::advice`]); empty without an attempt timeout.
+    ///
+    /// An attempt that ran past its timeout goes on running on its thread
+    /// (a thread cannot be stopped from outside): the pool's W10 finding
+    /// says so when such an attempt runs far longer than the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::Policy;
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .attempt_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// policy.call(|| Ok::<_, String>(())).unwrap();
+    /// assert!(policy.advice().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn advice(&self) -> Vec<crate::advice::Advice> {
+        self.pool.as_ref().map(Pool::advice).unwrap_or_default()
     }
 
     /// Calls `f` under the policy, blocking while it waits for permits and

@@ -651,3 +651,31 @@ fn parts_on_different_clock_types_are_a_build_error() {
         .build();
     assert!(policy.is_ok());
 }
+
+#[test]
+fn an_attempt_running_on_past_its_timeout_is_reported_as_a_suspected_hang() {
+    use workwise::advice::Code;
+    let policy = Policy::<String>::builder()
+        .attempt_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        policy.call(|| Ok::<_, String>(())).unwrap();
+    }
+    assert!(policy.advice().is_empty(), "{:?}", policy.advice());
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    // The attempt times out for the caller, and its thread stays blocked.
+    assert!(policy
+        .call(move || {
+            let _ = rx.lock().unwrap().recv();
+            Ok::<_, String>(())
+        })
+        .is_err());
+    workwise::testing::wait_for(
+        || policy.advice().iter().any(|a| a.code == Code::W10),
+        Duration::from_secs(60),
+    )
+    .expect("W10 once the abandoned attempt has run for a second");
+    tx.send(()).unwrap();
+}

@@ -50,6 +50,9 @@ pub(crate) struct PoolFacts<'a> {
     pub(crate) workload: Workload,
     pub(crate) max_workers: usize,
     pub(crate) cores: usize,
+    /// The pool runs a policy's attempts, as its callers call: the use
+    /// rules (W05, W06, W09) do not apply.
+    pub(crate) serves_calls: bool,
 }
 
 fn us(d: Duration) -> f64 {
@@ -156,7 +159,8 @@ pub(crate) fn check(facts: &PoolFacts<'_>, s: &PoolStats) -> Vec<Advice> {
 
     let median = s.task_times.median();
     // W05: tasks smaller than ten times what the pool costs per task.
-    if let (Some(cost), Some(median)) = (s.task_cost, median) {
+    let use_rules = !facts.serves_calls;
+    if let (true, Some(cost), Some(median)) = (use_rules, s.task_cost, median) {
         if ran >= TINY_MIN_TASKS && median < cost * TINY_TIMES_COST {
             let per_batch = (cost * TINY_TIMES_COST).as_nanos() / median.as_nanos().max(1);
             out.push(Advice::new(
@@ -183,7 +187,7 @@ pub(crate) fn check(facts: &PoolFacts<'_>, s: &PoolStats) -> Vec<Advice> {
     }
 
     // W06: every worker busy, tasks queued behind them, and the work waits.
-    if let (true, Some(share), Some(median)) = (enough, share, median) {
+    if let (true, Some(share), Some(median)) = (enough && use_rules, share, median) {
         let waited_each = s.queue_wait / (ran.min(u32::MAX as u64) as u32).max(1);
         if facts.workload == Workload::Io
             && s.peak_running as usize >= facts.max_workers
@@ -242,7 +246,9 @@ pub(crate) fn check(facts: &PoolFacts<'_>, s: &PoolStats) -> Vec<Advice> {
     }
 
     // W09: concurrency that does not pay.
-    if ran >= SERIAL_MIN_TASKS && facts.max_workers > 1 && s.peak_running == 1 {
+    if !use_rules {
+        // A policy's pool: its callers' pattern, not the pool's use.
+    } else if ran >= SERIAL_MIN_TASKS && facts.max_workers > 1 && s.peak_running == 1 {
         out.push(Advice::new(
             Code::W09,
             &source,
@@ -307,7 +313,7 @@ pub(crate) fn check(facts: &PoolFacts<'_>, s: &PoolStats) -> Vec<Advice> {
                     age.as_secs_f64()
                 ),
                 figs,
-                "put a timeout on the call that may hang (Policy::builder().timeout), or run \
+                "put a timeout on the call that may hang (Policy::builder().attempt_timeout), or run \
                  the work in a ProcessPool with a timeout, which can kill it",
             ));
         }
@@ -325,6 +331,7 @@ mod tests {
             workload,
             max_workers,
             cores: 2,
+            serves_calls: false,
         }
     }
 

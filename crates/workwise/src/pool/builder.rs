@@ -43,6 +43,7 @@ pub struct PoolBuilder {
     keep_alive: Option<Duration>,
     timing: bool,
     chaos: Option<Chaos>,
+    serves_calls: bool,
 }
 
 impl PoolBuilder {
@@ -56,7 +57,17 @@ impl PoolBuilder {
             keep_alive: None,
             timing: true,
             chaos: None,
+            serves_calls: false,
         }
+    }
+
+    /// Marks a pool that a `Policy` runs one call's attempts on: how its
+    /// tasks come (one at a time, as the caller calls) is the caller's
+    /// pattern, not a use of the pool to advise on, so the advisor's use
+    /// rules (W05, W06, W09) stay silent on it.
+    pub(crate) fn serves_calls(mut self) -> Self {
+        self.serves_calls = true;
+        self
     }
 
     /// Names the pool; its threads are called `{name}-{i}`, which shows in
@@ -191,6 +202,7 @@ impl PoolBuilder {
             timing: self.timing,
             workload: self.workload,
             chaos: self.chaos.or_else(crate::testing::chaos_from_env_once),
+            serves_calls: self.serves_calls,
         };
         let registry = Registry::start(cfg).map_err(|e| BuildError::Spawn {
             message: e.to_string(),

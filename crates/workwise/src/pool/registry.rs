@@ -60,6 +60,8 @@ pub(crate) struct Config {
     pub(crate) workload: Workload,
     /// Chaos mode: seeded pauses at submit, dequeue and completion.
     pub(crate) chaos: Option<Chaos>,
+    /// The pool runs a `Policy`'s attempts (see `PoolBuilder::serves_calls`).
+    pub(crate) serves_calls: bool,
 }
 
 /// Where shutdown stands (rule 11).
@@ -558,6 +560,7 @@ impl Registry {
             workload: self.cfg.workload,
             max_workers: self.cfg.max_workers,
             cores: crate::workload::available_cores(),
+            serves_calls: self.cfg.serves_calls,
         };
         pool_rules::check(&facts, &self.stats())
     }
@@ -650,6 +653,7 @@ mod tests {
             timing: true,
             workload: Workload::Io,
             chaos: None,
+            serves_calls: false,
         };
         let reg = Registry::start(cfg).unwrap();
         reg.refuse_spawns.store(true, SeqCst);
