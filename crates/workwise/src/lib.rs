@@ -71,12 +71,72 @@
 //! are bounded ([`MAX_THREADS`]) and queues have capacities: an unbounded
 //! queue records its [`peak length`](Queue::peak_len) so growth can be seen.
 //!
-//! ## Debugging
+//! ## Debugging: names, logs and spans
 //!
 //! Worker threads are named `{pool name}-{i}` (visible in debuggers, panic
-//! messages and `top -H`); with the `tracing` feature, workers log their
-//! start and exit. A panicking task becomes [`TaskError::Panicked`] with its
-//! message, never a lost thread.
+//! messages and `top -H`), and a panicking task becomes
+//! [`TaskError::Panicked`] with its message, never a lost thread.
+//!
+//! With the feature `tracing`, the pools log through the
+//! [`tracing`](https://docs.rs/tracing) facade, so any subscriber shows it:
+//!
+//! - each task runs inside a span `task` with fields `pool`, `id` (a
+//!   number per task of the pool) and `name`, the name given with
+//!   [`Pool::submit_named`], so every event a task logs says where it came
+//!   from;
+//! - workers log their start and exit at DEBUG;
+//! - the [`advice`] rules' findings go out once per pool and code at WARN,
+//!   with target `workwise::advice`, when first found and when the pool
+//!   shuts down (`WORKWISE_ADVICE=off` silences them).
+//!
+//! Log with a subscriber that prints thread names, as the guide's
+//! `%(threadName)s` does:
+//!
+//! ```
+//! # #[cfg(feature = "tracing")] {
+//! use workwise::Pool;
+//!
+//! tracing_subscriber::fmt()
+//!     .with_max_level(tracing::Level::INFO)
+//!     .with_thread_names(true)
+//!     .init();
+//!
+//! let pool = Pool::io().name("fetch").max_workers(4).build()?;
+//! let page = pool.submit_named("GET /a", || {
+//!     tracing::info!("fetching"); // inside the span task{pool=fetch id=.. name="GET /a"}
+//!     200
+//! });
+//! assert_eq!(page.wait(), Ok(200));
+//! # }
+//! # Ok::<(), workwise::BuildError>(())
+//! ```
+//!
+//! `examples/logging.rs` is a whole program; `cargo run -p workwise
+//! --features tracing --example logging -- --wrong` prints (its second pool,
+//! `chain`, is used wrong on purpose to show the advisor's WARN line):
+//!
+//! ```text
+//!    0.004053161s  INFO fetch-0 task{pool=fetch id=1 name="GET /a"}: logging: fetching
+//!    0.004524712s  INFO fetch-1 task{pool=fetch id=2 name="GET /b"}: logging: fetching
+//!    0.004975292s  INFO fetch-3 task{pool=fetch id=4 name="GET /d"}: logging: fetching
+//!    0.004777033s  INFO fetch-2 task{pool=fetch id=3 name="GET /c"}: logging: fetching
+//!    0.024263747s  INFO fetch-0 task{pool=fetch id=1 name="GET /a"}: logging: fetched bytes=200
+//!    0.025169036s  INFO fetch-2 task{pool=fetch id=3 name="GET /c"}: logging: fetched bytes=200
+//!    0.025358319s  INFO fetch-3 task{pool=fetch id=4 name="GET /d"}: logging: fetched bytes=200
+//!    0.025478092s  INFO fetch-1 task{pool=fetch id=2 name="GET /b"}: logging: fetched bytes=200
+//!    0.025573219s  INFO    main logging: all fetched total=800
+//!    0.028601282s  WARN    main workwise::advice: W09 warning [pool 'chain'] concurrency that does not pay: 10 tasks ran one at a time (each submitted after the previous one finished), so the pool only added its cost (tasks=10, peak_running=1, max_workers=4); fix: submit them all before waiting (or use map / par_map); if each needs the one before, run them in a plain loop code="W09" source=pool 'chain'
+//! ```
+//!
+//! Each line names its thread (`fetch-2`) and its task (`GET /c`): lines
+//! of tasks running at once interleave, and the span keeps them apart. The
+//! WARN line comes from the advisor when the `chain` pool shut down; its
+//! codes are explained in [`advice::rules`].
+//!
+//! To expose races that the usual timing hides (the guide's random
+//! delays), [`PoolBuilder::chaos`] or `WORKWISE_CHAOS=<seed>` make pools
+//! pause at random, repeatably, when a task is submitted, taken and
+//! completed.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -19,6 +19,9 @@
 //!   a pool shuts down; `WORKWISE_ADVICE=off` turns the emission off (the
 //!   methods still answer).
 //!
+//! The [`rules`] page is the reference: each code, the figures it reads and
+//! its thresholds, and a wrong and a right use of each.
+//!
 //! # Examples
 //!
 //! ```
@@ -53,6 +56,7 @@
 mod loops;
 pub(crate) mod pool_rules;
 mod registry;
+pub mod rules;
 
 use std::fmt;
 
