@@ -15,6 +15,7 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use workwise::advice::Code;
 use workwise::aio::{self, BlockingDetector, TaskGroup, ZeroLimitError};
 use workwise::{Pool, TaskError};
 
@@ -548,6 +549,94 @@ async fn the_detector_keeps_at_most_1024_reports_and_counts_the_rest() {
     assert!(detector.blocked_polls() > 1024);
     assert_eq!(detector.take_reports().len(), 1024);
     assert!(detector.reports().is_empty());
+}
+
+#[tokio::test]
+async fn a_task_caught_blocking_gives_w03_naming_it_in_advice_and_the_report() {
+    // The threshold of the detector test above, for the same reason.
+    let detector = BlockingDetector::with_threshold(Duration::from_millis(25));
+    let mut g = TaskGroup::new().detector(&detector);
+    g.spawn_named("w03-blocker", async {
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    guard("join", g.join_all()).await;
+    let advice = detector.advice();
+    assert_eq!(advice.len(), 1, "{advice:?}");
+    let a = &advice[0];
+    assert_eq!(a.code, Code::W03);
+    assert_eq!(a.source, "task 'w03-blocker'");
+    assert!(a.summary.contains("w03-blocker"), "{a}");
+    assert_eq!(a.figure("blocked_polls"), Some(1.0), "{a}");
+    assert!(a.figure("longest_poll").is_some_and(|ms| ms >= 50.0), "{a}");
+    assert_eq!(a.figure("threshold"), Some(25.0), "{a}");
+    assert!(
+        a.fix.contains("aio::run_blocking") && a.fix.contains("spawn_blocking"),
+        "{a}"
+    );
+    // The process-wide report asks the detector while it lives.
+    let reported = workwise::advice::report();
+    assert!(
+        reported
+            .iter()
+            .any(|r| r.code == Code::W03 && r.source == "task 'w03-blocker'"),
+        "{reported:?}"
+    );
+    drop(detector);
+    let reported = workwise::advice::report();
+    assert!(
+        !reported.iter().any(|r| r.source == "task 'w03-blocker'"),
+        "a dropped detector is no longer asked: {reported:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_that_awaits_its_sleep_gives_no_w03() {
+    let detector = BlockingDetector::with_threshold(Duration::from_millis(25));
+    let mut g = TaskGroup::new().detector(&detector);
+    g.spawn_named("w03-sleeper", async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    });
+    guard("join", g.join_all()).await;
+    assert_eq!(detector.advice(), vec![]);
+    let reported = workwise::advice::report();
+    assert!(
+        !reported.iter().any(|r| r.source == "task 'w03-sleeper'"),
+        "{reported:?}"
+    );
+}
+
+#[tokio::test]
+async fn w03_counts_each_task_once_with_its_longest_poll() {
+    let detector = BlockingDetector::with_threshold(Duration::ZERO);
+    let looper = async {
+        for ms in [1, 3, 2] {
+            std::thread::sleep(Duration::from_millis(ms));
+            tokio::task::yield_now().await;
+        }
+    };
+    detector.watch("w03-looper", looper).await;
+    detector
+        .watch("w03-other", async {
+            std::thread::sleep(Duration::from_millis(1))
+        })
+        .await;
+    let advice = detector.advice();
+    let sources: Vec<&str> = advice.iter().map(|a| a.source.as_str()).collect();
+    assert_eq!(sources, ["task 'w03-looper'", "task 'w03-other'"]);
+    // Three polls that slept (and perhaps the final one that returns Ready).
+    assert!(
+        advice[0].figure("blocked_polls").is_some_and(|n| n >= 3.0),
+        "{}",
+        advice[0]
+    );
+    assert!(
+        advice[0].figure("longest_poll").is_some_and(|ms| ms >= 3.0),
+        "{}",
+        advice[0]
+    );
+    // Taking the reports does not forget what the advisor found.
+    detector.take_reports();
+    assert_eq!(detector.advice().len(), 2);
 }
 
 // ---------------------------------------------------------------- cancel safety

@@ -17,6 +17,7 @@ mod linux {
     use nix::sys::signal::{kill, Signal};
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     use nix::unistd::Pid;
+    use workwise::advice::{Advice, Code};
     use workwise::process::{ProcessPool, SharedBytes, Task};
     use workwise::TaskError;
 
@@ -106,6 +107,11 @@ mod linux {
     }
     const INC: Task<u32, u32> = workwise::process_task!(inc);
 
+    fn byte_len(data: Vec<u8>) -> usize {
+        data.len()
+    }
+    const BYTE_LEN: Task<Vec<u8>, usize> = workwise::process_task!(byte_len);
+
     fn unlisted(x: u32) -> u32 {
         x
     }
@@ -119,6 +125,7 @@ mod linux {
             &CRASH_ONCE,
             &SUM_SHARED,
             &INC,
+            &BYTE_LEN,
         ]);
     }
 
@@ -455,6 +462,90 @@ mod linux {
         );
     }
 
+    /// The W11 findings about the process pool called `name`.
+    fn w11(advice: &[Advice], name: &str) -> Vec<Advice> {
+        let source = format!("process pool '{name}'");
+        advice
+            .iter()
+            .filter(|a| a.code == Code::W11 && a.source == source)
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn w11_large_arguments_copied_into_every_task_are_flagged() {
+        let pool = pool(2).name("w11-copied").build().expect("pool");
+        let data = vec![1u8; 1 << 20];
+        let handles: Vec<_> = (0..8).map(|_| pool.submit_ref(BYTE_LEN, &data)).collect();
+        for h in handles {
+            assert_eq!(h.wait(), Ok(1 << 20));
+        }
+        let found = w11(&pool.advice(), "w11-copied");
+        assert_eq!(found.len(), 1, "{:?}", pool.stats());
+        let a = &found[0];
+        assert_eq!(a.figure("arguments"), Some(8.0), "{a}");
+        assert_eq!(a.figure("large_arguments"), Some(8.0), "{a}");
+        assert!(
+            a.figure("largest_argument")
+                .is_some_and(|kib| kib >= 1024.0),
+            "{a}"
+        );
+        assert!(
+            a.figure("mean_argument").is_some_and(|kib| kib >= 1024.0),
+            "{a}"
+        );
+        assert!(a.fix.contains("SharedBytes"), "{a}");
+        assert!(a.summary.contains("w11-copied"), "{a}");
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.arguments, stats.large_arguments),
+            (8, 8),
+            "{stats:?}"
+        );
+        assert!(stats.largest_argument >= 1 << 20, "{stats:?}");
+        assert!(stats.argument_bytes >= 8 << 20, "{stats:?}");
+        // The process-wide report asks the pool while it lives.
+        assert_eq!(w11(&workwise::advice::report(), "w11-copied").len(), 1);
+        drop(pool);
+        assert_eq!(w11(&workwise::advice::report(), "w11-copied"), vec![]);
+    }
+
+    pub(crate) fn w11_the_same_data_as_shared_bytes_is_not_flagged() {
+        let pool = pool(2).name("w11-shared").build().expect("pool");
+        let data = SharedBytes::new(&vec![1u8; 1 << 20]).expect("memfd");
+        let handles: Vec<_> = (0..8)
+            .map(|_| pool.submit(SUM_SHARED, (data.clone(), 0)))
+            .collect();
+        for h in handles {
+            assert_eq!(h.wait(), Ok(1 << 20));
+        }
+        assert_eq!(w11(&pool.advice(), "w11-shared"), vec![]);
+        assert_eq!(w11(&workwise::advice::report(), "w11-shared"), vec![]);
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.arguments, stats.large_arguments),
+            (8, 0),
+            "{stats:?}"
+        );
+        assert!(stats.largest_argument < 1024, "{stats:?}");
+    }
+
+    pub(crate) fn w11_small_arguments_are_not_flagged_even_in_large_map_chunks() {
+        let pool = pool(2).name("w11-small").build().expect("pool");
+        let handles: Vec<_> = (0..64).map(|i| pool.submit(SLEEP_MS, i % 2)).collect();
+        for h in handles {
+            assert!(h.wait().is_ok());
+        }
+        // 200,000 tiny items go in chunks of thousands: a chunk's frame is
+        // large, each item's argument is not.
+        let out = pool.map(INC, 0..200_000u32);
+        assert!(out.iter().all(Result::is_ok));
+        let stats = pool.stats();
+        assert!(stats.submitted < 1000, "{stats:?}");
+        assert_eq!(stats.arguments, 64 + 200_000, "{stats:?}");
+        assert_eq!(stats.large_arguments, 0, "{stats:?}");
+        assert_eq!(w11(&pool.advice(), "w11-small"), vec![]);
+    }
+
     pub(crate) fn no_worker_or_zombie_is_left_after_shutdown() {
         let pool = pool(3).eager(true).build().expect("pool");
         let pids = pool.worker_pids();
@@ -583,7 +674,7 @@ fn main() {
         return;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: [(&str, fn()); 15] = [
+    let tests: [(&str, fn()); 18] = [
         (
             "building_without_init_says_what_to_add",
             linux::building_without_init_says_what_to_add,
@@ -635,6 +726,18 @@ fn main() {
         (
             "shared_bytes_reach_workers_without_a_copy",
             linux::shared_bytes_reach_workers_without_a_copy,
+        ),
+        (
+            "w11_large_arguments_copied_into_every_task_are_flagged",
+            linux::w11_large_arguments_copied_into_every_task_are_flagged,
+        ),
+        (
+            "w11_the_same_data_as_shared_bytes_is_not_flagged",
+            linux::w11_the_same_data_as_shared_bytes_is_not_flagged,
+        ),
+        (
+            "w11_small_arguments_are_not_flagged_even_in_large_map_chunks",
+            linux::w11_small_arguments_are_not_flagged_even_in_large_map_chunks,
         ),
         (
             "no_worker_or_zombie_is_left_after_shutdown",

@@ -12,15 +12,22 @@
 //! clock before and after each poll), once the detector is installed with
 //! [`BlockingDetector::install`] or given to the group. Tasks spawned with
 //! plain `tokio::spawn` are not watched: stable tokio has no per-poll hook.
+//!
+//! The advisor reads it too: [`BlockingDetector::advice`] gives one W03
+//! finding per task caught blocking, and
+//! [`advice::report`](crate::advice::report) includes them while the
+//! detector lives (installed, given to a group, or held).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::advice::{self, Advice, Code, Emitted, Figure};
 use crate::pool::TaskError;
 
 /// The threshold of [`BlockingDetector::new`].
@@ -30,6 +37,10 @@ const DEFAULT_THRESHOLD: Duration = Duration::from_millis(10);
 /// ([`BlockingDetector::blocked_polls`]), so a task that blocks in a loop
 /// cannot grow memory without bound.
 const MAX_REPORTS: usize = 1024;
+
+/// Task names tallied per detector for the advisor; polls of later names
+/// are only counted ([`BlockingDetector::blocked_polls`]).
+const MAX_TASKS: usize = 1024;
 
 /// The detector that [`spawn_named`] and groups use when given none.
 static INSTALLED: RwLock<Option<BlockingDetector>> = RwLock::new(None);
@@ -75,7 +86,103 @@ pub struct BlockingDetector {
 struct Inner {
     threshold: Duration,
     blocked: AtomicU64,
-    reports: Mutex<Vec<BlockingReport>>,
+    caught: Mutex<Caught>,
+    /// The advisor's findings already emitted for this detector.
+    emitted: Emitted,
+}
+
+/// What the detector caught: the reports, and a tally per task name for
+/// the advisor, which taking the reports leaves alone.
+#[derive(Default)]
+struct Caught {
+    reports: Vec<BlockingReport>,
+    /// One per task name, in the order first caught.
+    tasks: Vec<Tally>,
+    /// A task's place in `tasks`, by name.
+    index: HashMap<String, usize>,
+}
+
+/// How one task blocked: how often, and the longest poll.
+struct Tally {
+    task: String,
+    polls: u64,
+    longest: Duration,
+}
+
+impl Caught {
+    /// Counts one poll of `task` that took `took`; the task's tally after,
+    /// or `None` past the first [`MAX_TASKS`] names.
+    fn tally(&mut self, task: &str, took: Duration) -> Option<&Tally> {
+        let i = match self.index.get(task) {
+            Some(&i) => i,
+            None if self.tasks.len() < MAX_TASKS => {
+                self.index.insert(task.to_owned(), self.tasks.len());
+                self.tasks.push(Tally {
+                    task: task.to_owned(),
+                    polls: 0,
+                    longest: Duration::ZERO,
+                });
+                self.tasks.len() - 1
+            }
+            None => return None,
+        };
+        let t = &mut self.tasks[i];
+        t.polls += 1;
+        t.longest = t.longest.max(took);
+        Some(t)
+    }
+}
+
+/// Milliseconds, for a figure.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+impl Tally {
+    /// The W03 finding about this task.
+    fn finding(&self, threshold: Duration) -> Advice {
+        Advice::new(
+            Code::W03,
+            format!("task '{}'", self.task),
+            format!(
+                "task '{}' blocked its runtime thread in a poll longer than the detector's \
+                 threshold, stalling every other task on that thread",
+                self.task
+            ),
+            vec![
+                Figure::new("blocked_polls", self.polls as f64, ""),
+                Figure::new("longest_poll", ms(self.longest), "ms"),
+                Figure::new("threshold", ms(threshold), "ms"),
+            ],
+            "move the blocking call or long computation to aio::run_blocking(&pool, ..) \
+             (or tokio::task::spawn_blocking), or call its async version: \
+             tokio::time::sleep for std::thread::sleep, tokio::fs and tokio::net for std's",
+        )
+    }
+}
+
+impl Inner {
+    fn caught(&self) -> MutexGuard<'_, Caught> {
+        self.caught.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The W03 findings now, one per task caught, in the order first caught.
+    fn findings(&self) -> Vec<Advice> {
+        let caught = self.caught();
+        caught
+            .tasks
+            .iter()
+            .map(|t| t.finding(self.threshold))
+            .collect()
+    }
+}
+
+impl advice::Watched for Inner {
+    fn advice(&self) -> Vec<Advice> {
+        let found = self.findings();
+        advice::emit(&self.emitted, &found);
+        found
+    }
 }
 
 impl fmt::Debug for BlockingDetector {
@@ -121,13 +228,16 @@ impl BlockingDetector {
     /// assert_eq!(d.threshold(), Duration::from_millis(2));
     /// ```
     pub fn with_threshold(threshold: Duration) -> Self {
-        BlockingDetector {
-            inner: Arc::new(Inner {
-                threshold,
-                blocked: AtomicU64::new(0),
-                reports: Mutex::new(Vec::new()),
-            }),
-        }
+        let inner = Arc::new(Inner {
+            threshold,
+            blocked: AtomicU64::new(0),
+            caught: Mutex::new(Caught::default()),
+            emitted: Emitted::default(),
+        });
+        let watched: Weak<dyn advice::Watched> =
+            Arc::downgrade(&inner) as Weak<dyn advice::Watched>;
+        advice::watch(watched);
+        BlockingDetector { inner }
     }
 
     /// The threshold above which a poll is reported.
@@ -262,14 +372,11 @@ impl BlockingDetector {
     /// assert!(BlockingDetector::new().reports().is_empty());
     /// ```
     pub fn reports(&self) -> Vec<BlockingReport> {
-        self.inner
-            .reports
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.caught().reports.clone()
     }
 
-    /// Takes the reports so far, leaving none (room for 1,024 again).
+    /// Takes the reports so far, leaving none (room for 1,024 again); the
+    /// advisor's tally ([`advice`](Self::advice)) is kept.
     ///
     /// # Examples
     ///
@@ -280,13 +387,7 @@ impl BlockingDetector {
     /// assert!(d.take_reports().is_empty());
     /// ```
     pub fn take_reports(&self) -> Vec<BlockingReport> {
-        std::mem::take(
-            &mut *self
-                .inner
-                .reports
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+        std::mem::take(&mut self.inner.caught().reports)
     }
 
     /// How many polls were too long, reported or not (beyond the first
@@ -301,6 +402,38 @@ impl BlockingDetector {
     /// ```
     pub fn blocked_polls(&self) -> u64 {
         self.inner.blocked.load(Ordering::Relaxed)
+    }
+
+    /// The advisor's findings: one W03 ("a blocking call in an async task")
+    /// per task caught blocking, in the order first caught, with how many
+    /// of its polls were too long, the longest in ms, and the threshold;
+    /// each code also goes out once per detector through `tracing` (see
+    /// [`advice`](crate::advice)).
+    ///
+    /// It counts every poll ever caught (taking the reports does not reset
+    /// it), for the first 1,024 task names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::advice::Code;
+    /// use workwise::aio::BlockingDetector;
+    ///
+    /// let d = BlockingDetector::with_threshold(Duration::from_millis(20));
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// d.watch("load-model", async { std::thread::sleep(Duration::from_millis(50)) }).await;
+    /// # });
+    /// let advice = d.advice();
+    /// assert_eq!(advice[0].code, Code::W03);
+    /// assert_eq!(advice[0].source, "task 'load-model'");
+    /// assert_eq!(advice[0].figure("blocked_polls"), Some(1.0));
+    /// assert!(advice[0].fix.contains("aio::run_blocking"));
+    /// // While `d` lives, the process-wide report includes it.
+    /// assert!(workwise::advice::report().iter().any(|a| a.source == "task 'load-model'"));
+    /// ```
+    pub fn advice(&self) -> Vec<Advice> {
+        advice::Watched::advice(&*self.inner)
     }
 
     /// Runs one poll, `poll`, timing it; reports it under `task` if it was
@@ -326,13 +459,22 @@ impl BlockingDetector {
         };
         #[cfg(feature = "tracing")]
         tracing::warn!(task = %report.task, duration = ?duration, "{report}");
-        let mut reports = self
-            .inner
-            .reports
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if reports.len() < MAX_REPORTS {
-            reports.push(report);
+        let mut caught = self.inner.caught();
+        let tally = caught.tally(&report.task, duration);
+        // The advisor's finding goes out when first found (after the lock).
+        #[cfg(feature = "tracing")]
+        let finding = tally
+            .filter(|_| advice::emission_on())
+            .map(|t| t.finding(self.inner.threshold));
+        #[cfg(not(feature = "tracing"))]
+        let _ = tally;
+        if caught.reports.len() < MAX_REPORTS {
+            caught.reports.push(report);
+        }
+        drop(caught);
+        #[cfg(feature = "tracing")]
+        if let Some(finding) = finding {
+            advice::emit(&self.inner.emitted, &[finding]);
         }
     }
 }

@@ -3,13 +3,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
 use super::driver::drive;
 use super::frame;
 use super::pool::{lock, ProcessPool, Shared, State};
 use super::stats::Counters;
+use crate::advice::{Emitted, Watched};
 
 /// Why [`ProcessPoolBuilder::build`] refused.
 ///
@@ -313,7 +314,10 @@ impl ProcessPoolBuilder {
             work: Condvar::new(),
             counters: Counters::default(),
             pids: Mutex::new(vec![None; workers]),
+            emitted: Emitted::default(),
         });
+        let watched: Weak<dyn Watched> = Arc::downgrade(&shared) as Weak<dyn Watched>;
+        crate::advice::watch(watched);
         let pool = ProcessPool {
             shared: shared.clone(),
             drivers: Mutex::new(Vec::with_capacity(workers)),

@@ -46,6 +46,7 @@ compile_error!(
      signal): build without it on this target, and use Pool::cpu for CPU work"
 );
 
+mod advice;
 mod builder;
 mod driver;
 mod frame;

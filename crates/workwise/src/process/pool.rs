@@ -35,6 +35,7 @@ use super::frame::{self, FrameError};
 use super::shared::{self, SharedBytes};
 use super::stats::{self, Counters, ProcessStats, WorkerMemory};
 use super::task::Task;
+use crate::advice::{self, Advice, Emitted};
 use crate::pool::task::{promise, Promise};
 use crate::{TaskError, TaskHandle};
 
@@ -99,6 +100,32 @@ pub(super) struct Shared {
     pub(super) counters: Counters,
     /// Each driver's live worker.
     pub(super) pids: Mutex<Vec<Option<u32>>>,
+    /// The advisor's findings already emitted for this pool.
+    pub(super) emitted: Emitted,
+}
+
+impl Shared {
+    fn stats(&self) -> ProcessStats {
+        let mut s = self.counters.snapshot();
+        s.workers = self.config.workers;
+        s.live_workers = lock(&self.pids).iter().flatten().count();
+        let state = lock(&self.state);
+        s.queued = state.jobs.len();
+        s.running = state.running;
+        s
+    }
+
+    fn findings(&self) -> Vec<Advice> {
+        super::advice::check(&self.config.name, &self.stats())
+    }
+}
+
+impl advice::Watched for Shared {
+    fn advice(&self) -> Vec<Advice> {
+        let found = self.findings();
+        advice::emit(&self.emitted, &found);
+        found
+    }
 }
 
 pub(super) struct State {
@@ -290,7 +317,7 @@ impl ProcessPool {
             Err(e) => return TaskHandle::failed(e),
         };
         let (promise, handle) = promise();
-        self.push(encoded.into_job(Box::new(OneSink { promise })));
+        self.push(encoded.into_job(Box::new(OneSink { promise })), 1);
         handle
     }
 
@@ -391,7 +418,7 @@ impl ProcessPool {
             Err(e) => return failed_batch(len, e),
         };
         let (promise, handle) = promise();
-        self.push(encoded.into_job(Box::new(BatchSink { promise, len })));
+        self.push(encoded.into_job(Box::new(BatchSink { promise, len })), len);
         handle
     }
 
@@ -431,17 +458,28 @@ impl ProcessPool {
         Ok(Encoded { head, arg, keep })
     }
 
-    fn push(&self, job: Job) {
+    /// Queues `job`, whose argument frame holds `items` arguments.
+    fn push(&self, job: Job, items: usize) {
         let mut state = lock(&self.shared.state);
         if state.closed {
             drop(state);
             job.sink.finish(Err(TaskError::Closed));
             return;
         }
-        Counters::add(&self.shared.counters.submitted, 1);
+        let counters = &self.shared.counters;
+        Counters::add(&counters.submitted, 1);
+        let large = counters.add_arguments(items as u64, job.arg.len() as u64);
         state.jobs.push_back(job);
         drop(state);
         self.shared.work.notify_one();
+        // W11 can only start to hold on a large argument: emitted when
+        // first found.
+        #[cfg(feature = "tracing")]
+        if large && advice::emission_on() {
+            advice::emit(&self.shared.emitted, &self.shared.findings());
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = large;
     }
 
     /// The pool's counts now.
@@ -455,13 +493,55 @@ impl ProcessPool {
     /// # Ok::<(), workwise::process::BuildError>(())
     /// ```
     pub fn stats(&self) -> ProcessStats {
-        let mut s = self.shared.counters.snapshot();
-        s.workers = self.shared.config.workers;
-        s.live_workers = lock(&self.shared.pids).iter().flatten().count();
-        let state = lock(&self.shared.state);
-        s.queued = state.jobs.len();
-        s.running = state.running;
-        s
+        self.shared.stats()
+    }
+
+    /// What the advisor finds wrong with how this pool is used, from its
+    /// figures now ([`stats`](ProcessPool::stats)): W11 when tasks'
+    /// arguments are large copies that a [`SharedBytes`] handle would
+    /// spare (at least 4 arguments of 64 KiB or more, and a mean argument
+    /// of 64 KiB or more or 16 MiB of them in all). Each finding also goes
+    /// out once through `tracing` (see [`advice`](crate::advice)), and
+    /// [`advice::report`](crate::advice::report) asks the pool while it
+    /// lives.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use workwise::advice::Code;
+    /// use workwise::process::{ProcessPool, SharedBytes, Task};
+    ///
+    /// fn checksum(data: Vec<u8>) -> u64 { data.iter().map(|&b| b as u64).sum() }
+    /// const CHECKSUM: Task<Vec<u8>, u64> = workwise::process_task!(checksum);
+    /// fn checksum_shared(data: SharedBytes) -> u64 { data.iter().map(|&b| b as u64).sum() }
+    /// const CHECKSUM_SHARED: Task<SharedBytes, u64> = workwise::process_task!(checksum_shared);
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     workwise::process::init(&[&CHECKSUM, &CHECKSUM_SHARED]);
+    ///     let pool = ProcessPool::builder().workers(2).build()?;
+    ///     let data = vec![1u8; 1 << 20];
+    ///     // The wrong way: 1 MiB copied into every task.
+    ///     let handles: Vec<_> = (0..8).map(|_| pool.submit_ref(CHECKSUM, &data)).collect();
+    ///     for h in handles {
+    ///         h.wait()?;
+    ///     }
+    ///     let advice = pool.advice();
+    ///     assert!(advice.iter().any(|a| a.code == Code::W11), "{advice:?}");
+    ///
+    ///     // The fix: the bytes placed once, a handle in each task.
+    ///     let pool = ProcessPool::builder().workers(2).build()?;
+    ///     let shared = SharedBytes::new(&data)?;
+    ///     let handles: Vec<_> =
+    ///         (0..8).map(|_| pool.submit(CHECKSUM_SHARED, shared.clone())).collect();
+    ///     for h in handles {
+    ///         h.wait()?;
+    ///     }
+    ///     assert!(pool.advice().is_empty());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn advice(&self) -> Vec<Advice> {
+        advice::Watched::advice(&*self.shared)
     }
 
     /// The process ids of the live workers.

@@ -3,6 +3,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// An encoded argument this large or larger counts in
+/// [`ProcessStats::large_arguments`]: at 64 KiB a copy through the pipe
+/// already costs about ten times the round trip of a
+/// [`SharedBytes`](super::SharedBytes) handle (see `process/advice.rs`).
+pub(crate) const LARGE_ARGUMENT: u64 = 64 << 10;
+
 /// A snapshot of a [`ProcessPool`](super::ProcessPool)'s counts, from
 /// [`ProcessPool::stats`](super::ProcessPool::stats).
 ///
@@ -54,6 +60,20 @@ pub struct ProcessStats {
     pub bytes_sent: u64,
     /// Bytes read from workers' pipes, frame headers included.
     pub bytes_received: u64,
+    /// Arguments accepted: one per `submit`, one per item of a `map`.
+    pub arguments: u64,
+    /// Their encoded bytes (postcard, without the frame's header and the
+    /// task's name); a [`SharedBytes`](super::SharedBytes) counts as its
+    /// handle, a few bytes.
+    pub argument_bytes: u64,
+    /// The largest encoded argument, in bytes (for a `map` chunk, the
+    /// mean of its items).
+    pub largest_argument: u64,
+    /// Arguments of 64 KiB or more, each copied through a pipe into its
+    /// worker: what the advisor's W11 looks at.
+    pub large_arguments: u64,
+    /// The encoded bytes of those large arguments.
+    pub large_argument_bytes: u64,
     /// Tasks waiting for a worker.
     pub queued: usize,
     /// Tasks running in a worker now.
@@ -109,11 +129,32 @@ pub(crate) struct Counters {
     pub(crate) recycled: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
+    pub(crate) arguments: AtomicU64,
+    pub(crate) argument_bytes: AtomicU64,
+    pub(crate) largest_argument: AtomicU64,
+    pub(crate) large_arguments: AtomicU64,
+    pub(crate) large_argument_bytes: AtomicU64,
 }
 
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Counts one accepted frame of `items` arguments (1, or a `map`
+    /// chunk's items) encoded in `bytes`; whether they were large.
+    pub(crate) fn add_arguments(&self, items: u64, bytes: u64) -> bool {
+        let items = items.max(1);
+        let each = bytes / items;
+        Self::add(&self.arguments, items);
+        Self::add(&self.argument_bytes, bytes);
+        self.largest_argument.fetch_max(each, Relaxed);
+        let large = each >= LARGE_ARGUMENT;
+        if large {
+            Self::add(&self.large_arguments, items);
+            Self::add(&self.large_argument_bytes, bytes);
+        }
+        large
     }
 
     pub(crate) fn snapshot(&self) -> ProcessStats {
@@ -130,6 +171,11 @@ impl Counters {
             recycled: self.recycled.load(Relaxed),
             bytes_sent: self.bytes_sent.load(Relaxed),
             bytes_received: self.bytes_received.load(Relaxed),
+            arguments: self.arguments.load(Relaxed),
+            argument_bytes: self.argument_bytes.load(Relaxed),
+            largest_argument: self.largest_argument.load(Relaxed),
+            large_arguments: self.large_arguments.load(Relaxed),
+            large_argument_bytes: self.large_argument_bytes.load(Relaxed),
             ..ProcessStats::default()
         }
     }
