@@ -25,6 +25,7 @@ use clap::{Parser, Subcommand};
         workwise tour --scenario api\n  \
         workwise tour --scenario files\n  \
         workwise tour --scenario analysis --scenario images\n  \
+        workwise tour --scenario script\n  \
         workwise tour --scenario crash"
 )]
 struct Cli {
@@ -40,9 +41,11 @@ enum Command {
     /// under the right model, and most also under the wrong one. Every row
     /// shows the wall time, the speedup over the scenario's first row
     /// (`sequential`; `naive` for api calls; `ProcessPool` for crash
-    /// isolation), the scenario's own figures, and
-    /// an advisor line computed from what was measured (the pool's busy
-    /// time, CPU time and queue wait; for api calls, the server's and the
+    /// isolation), the scenario's own figures, and an advisor line: the
+    /// findings of workwise's advisor (`Pool::advice`, `LoopWatch`; codes
+    /// W01 to W11, such as W01 for CPU-bound work on an I/O pool) in the
+    /// scenario's words, beside what was measured (the pool's busy time,
+    /// CPU time and queue wait; for api calls, the server's and the
     /// policy's counts).
     ///
     /// Scenarios, in the guide's table order: web scraping (fetch pages from
@@ -58,9 +61,15 @@ enum Command {
     /// images) and data analysis (a word count over generated text, as
     /// map-reduce), both on `Pool::io` and `Pool::cpu`, and on Linux also on
     /// a `ProcessPool`, to measure what worker processes cost (memory per
-    /// worker, bytes copied); crash isolation (Linux: decode tasks of which
-    /// 1% crash their process, on a `ProcessPool`, which loses only those,
-    /// and on `Pool::cpu` in a child process, which the first crash ends).
+    /// worker, bytes copied); web server (a local HTTP server under many
+    /// keep-alive connections, as thread per connection, async, and async
+    /// with a blocking call); simple script (50 items of ~2 µs each, as a
+    /// loop and on `Pool::io`, where the pool does not pay); crash isolation
+    /// (Linux: decode tasks of which 1% crash their process, on a
+    /// `ProcessPool`, which loses only those, and on `Pool::cpu` in a child
+    /// process, which the first crash ends). A whole tour ends with a
+    /// memory summary: an idle thread, a parked async task and an idle
+    /// worker process, measured, beside the guide's figures.
     ///
     /// Exit status: 0 when every row ran and every result was right, 1 when
     /// the tour could not run, a request failed or a result differed from the

@@ -1,5 +1,7 @@
 //! Black-box tests of `workwise tour`: the built binary, run as outside
-//! scripts run it. No timing is asserted: only names, counts and exit codes.
+//! scripts run it. No timing is asserted: only names, counts, exit codes,
+//! and the advisor's model codes on the rows whose model is right or wrong
+//! for the work by construction.
 
 use std::process::{Command, Output};
 
@@ -29,8 +31,42 @@ fn quick_json_rows() -> Vec<Value> {
         .collect()
 }
 
+/// Checks that a row carries the advisor's codes (`advice`, a list of
+/// `W01`..`W11`, maybe empty) and its line (`advisor`), and gives the codes.
+fn advice_codes(row: &Value) -> Vec<&str> {
+    let codes: Vec<&str> = row["advice"]
+        .as_array()
+        .unwrap_or_else(|| panic!("advice is a list: {row}"))
+        .iter()
+        .map(|c| c.as_str().unwrap_or_else(|| panic!("a code: {row}")))
+        .collect();
+    for code in &codes {
+        let n: u8 = code
+            .strip_prefix('W')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{code} in {row}"));
+        assert!((1..=11).contains(&n), "{code} in {row}");
+    }
+    assert!(
+        row["advisor"].as_str().is_some_and(|a| !a.is_empty()),
+        "{row}"
+    );
+    codes
+}
+
+/// The codes that say a model is wrong for the work (`Code::is_model`).
+const MODEL_CODES: [&str; 4] = ["W01", "W02", "W03", "W04"];
+
+/// The model codes a row carries.
+fn model_codes(row: &Value) -> Vec<&str> {
+    advice_codes(row)
+        .into_iter()
+        .filter(|c| MODEL_CODES.contains(c))
+        .collect()
+}
+
 /// The rows of one scenario, checked to be `models` in that order, each with
-/// no failure, positive times and rates, and an advisor line.
+/// no failure, positive times and rates, and the advisor's codes and line.
 fn scenario_rows<'a>(
     rows: &'a [Value],
     scenario: &str,
@@ -50,17 +86,93 @@ fn scenario_rows<'a>(
         for key in ["wall_ms", "speedup"].iter().chain(rates) {
             assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
         }
-        assert!(
-            row["advice"].as_str().is_some_and(|a| !a.is_empty()),
-            "{row}"
-        );
+        advice_codes(row);
     }
     chosen
 }
 
+/// The row of `scenario` under `model`.
+fn row<'a>(rows: &'a [Value], scenario: &str, model: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["scenario"] == scenario && r["model"] == model)
+        .unwrap_or_else(|| panic!("no {scenario} / {model} row: {rows:?}"))
+}
+
+/// The advisor's verdict on the model, row by row: every wrong-model row
+/// carries its model code, and no right-model row carries one.
+fn model_advice(rows: &[Value]) {
+    let wrong = [
+        ("web scraping", "Pool::cpu", "W02"),
+        ("image processing", "Pool::io", "W01"),
+        ("data analysis", "Pool::io", "W01"),
+        ("web server", "async + blocking call", "W03"),
+    ];
+    for (scenario, model, code) in wrong {
+        let r = row(rows, scenario, model);
+        assert!(model_codes(r).contains(&code), "{code} expected: {r}");
+    }
+    let mut right = vec![
+        ("web scraping", "Pool::io"),
+        ("api calls", "policy"),
+        ("api calls", "aio"),
+        ("file i/o", "queue pipeline"),
+        ("image processing", "Pool::cpu"),
+        ("data analysis", "Pool::cpu"),
+        ("web server", "async"),
+        ("simple script", "sequential"),
+    ];
+    if cfg!(target_os = "linux") {
+        right.push(("image processing", "ProcessPool"));
+        right.push(("data analysis", "ProcessPool"));
+    }
+    for (scenario, model) in right {
+        let r = row(rows, scenario, model);
+        assert!(model_codes(r).is_empty(), "no model code expected: {r}");
+    }
+}
+
+/// Checks the memory summary that ends a whole tour: a line shaped as a
+/// row (scenario, model, advice), with the measured figures beside the
+/// guide's.
+fn memory_summary(summary: &Value) {
+    assert_eq!(summary["scenario"], "summary", "{summary}");
+    assert_eq!(summary["model"], "memory", "{summary}");
+    assert!(advice_codes(summary).is_empty(), "{summary}");
+    assert!(summary["speedup"].is_null(), "{summary}");
+    assert_eq!(summary["guide_thread_kib"], 1.0, "{summary}");
+    assert_eq!(summary["guide_process_mb"], 10.0, "{summary}");
+    assert_eq!(count(summary, "workers"), 256, "{summary}");
+    if cfg!(target_os = "linux") {
+        for key in [
+            "thread_kib",
+            "thread_reserved_kib",
+            "async_task_kib",
+            "process_private_mb",
+            "process_rss_mb",
+        ] {
+            assert!(
+                summary[key].as_f64().is_some_and(|v| v > 0.0),
+                "{key} in {summary}"
+            );
+        }
+        // A thread's stack reserves far more address space than it keeps
+        // resident.
+        assert!(
+            summary["thread_reserved_kib"].as_f64() > summary["thread_kib"].as_f64(),
+            "{summary}"
+        );
+        let text = summary["advisor"].as_str().unwrap();
+        assert!(text.contains("the guide's ~1 KB"), "{text}");
+        assert!(text.contains("the guide's ~10 MB"), "{text}");
+    }
+}
+
 #[test]
 fn quick_json_tour_runs_every_scenario_under_every_model() {
-    let rows = quick_json_rows();
+    let mut rows = quick_json_rows();
+    // The whole tour ends with its memory summary.
+    let summary = rows.pop().expect("a summary line");
+    memory_summary(&summary);
     let scenarios: Vec<&str> = rows
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
@@ -68,7 +180,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     // On Linux: a ProcessPool row in image processing and data analysis,
     // and the crash isolation scenario's two rows.
     let linux_rows = if cfg!(target_os = "linux") { 4 } else { 0 };
-    assert_eq!(scenarios.len(), 17 + linux_rows, "{scenarios:?}");
+    assert_eq!(scenarios.len(), 19 + linux_rows, "{scenarios:?}");
     // The guide's quick reference table's order, then crash isolation.
     let mut order = scenarios.clone();
     order.dedup();
@@ -79,11 +191,14 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
         "image processing",
         "data analysis",
         "web server",
+        "simple script",
     ];
     if cfg!(target_os = "linux") {
         want.push("crash isolation");
     }
     assert_eq!(order, want);
+    model_advice(&rows);
+    simple_rows(&rows);
 
     let scraping = scenario_rows(
         &rows,
@@ -160,7 +275,7 @@ fn process_figures(row: &Value) {
     for key in ["worker_mb", "sent_mb", "received_mb"] {
         assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
     }
-    let advice = row["advice"].as_str().unwrap();
+    let advice = row["advisor"].as_str().unwrap();
     assert!(advice.contains("Pool::cpu"), "{row}");
     assert!(advice.contains("isolation"), "{row}");
 }
@@ -187,10 +302,7 @@ fn crash_rows(rows: &[Value], tasks: u64) {
         );
         assert!(row["wall_ms"].as_f64().is_some_and(|v| v > 0.0), "{row}");
         assert!(row["workers"].as_u64().is_some_and(|w| w > 0), "{row}");
-        assert!(
-            row["advice"].as_str().is_some_and(|a| !a.is_empty()),
-            "{row}"
-        );
+        advice_codes(row);
     }
     let (pool, threads) = (crash[0], crash[1]);
     // 1% of the tasks crash their worker: each is reported, the rest succeed.
@@ -208,7 +320,7 @@ fn crash_rows(rows: &[Value], tasks: u64) {
     );
     // Its wall time is the time until the crash: no speedup.
     assert!(threads["speedup"].is_null(), "{threads}");
-    let advice = threads["advice"].as_str().unwrap();
+    let advice = threads["advisor"].as_str().unwrap();
     assert!(advice.contains("died of signal"), "{threads}");
 }
 
@@ -282,10 +394,7 @@ fn api_rows(rows: &[Value]) {
         for key in ["wall_ms", "speedup"] {
             assert!(row[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {row}");
         }
-        assert!(
-            row["advice"].as_str().is_some_and(|a| !a.is_empty()),
-            "{row}"
-        );
+        advice_codes(row);
         assert_eq!(count(row, "succeeded") + count(row, "failed"), 200, "{row}");
         assert!(count(row, "outage_calls") <= count(row, "calls"), "{row}");
         assert!(count(row, "stalled") <= count(row, "outage_calls"), "{row}");
@@ -470,9 +579,60 @@ fn web_rows(rows: &[Value]) {
     // A thread per connection; the async servers run on a few threads.
     assert_eq!(count(web[0], "workers"), 200, "{}", web[0]);
     // Each of the blocking row's 200 requests blocked its runtime thread
-    // for 20 ms, twice the detector's threshold: it must name the handler.
-    let advice = web[2]["advice"].as_str().unwrap();
+    // for 20 ms, twice the detector's threshold: it must name the handler,
+    // and carry W03.
+    let advice = web[2]["advisor"].as_str().unwrap();
     assert!(advice.contains("`GET /user`"), "{advice}");
+    assert!(advice_codes(web[2]).contains(&"W03"), "{}", web[2]);
+    // The async server blocks nowhere.
+    assert!(!advice_codes(web[1]).contains(&"W03"), "{}", web[1]);
+}
+
+/// Checks the simple script rows: a loop and a pool over the same 50
+/// items, every result equal to the loop's, and no model code on either
+/// (the pool's mistake is W09, concurrency that does not pay, which this
+/// does not assert: whether the pool paid is a question of timing).
+fn simple_rows(rows: &[Value]) {
+    let script = scenario_rows(
+        rows,
+        "simple script",
+        &["sequential", "Pool::io"],
+        &["items_per_s"],
+    );
+    for row in &script {
+        assert_eq!(count(row, "items"), 50, "{row}");
+        assert!(model_codes(row).is_empty(), "{row}");
+    }
+    assert_eq!(count(script[0], "workers"), 1, "{}", script[0]);
+    assert!(count(script[1], "workers") >= 5, "{}", script[1]);
+    let advice = script[1]["advisor"].as_str().unwrap();
+    assert!(
+        advice.starts_with("50 tasks on Pool::io, all submitted before any was waited for"),
+        "{advice}"
+    );
+}
+
+#[test]
+fn the_simple_script_scenario_runs_alone_by_its_row_name_with_its_two_models() {
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "simple script"]);
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 on stdout");
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    // Its two rows and no memory summary: that ends a whole tour only.
+    assert_eq!(rows.len(), 2, "{stdout}");
+    simple_rows(&rows);
+    // By its short name too.
+    let out = workwise(&["tour", "--quick", "--json", "--scenario", "script"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 }
 
 #[test]

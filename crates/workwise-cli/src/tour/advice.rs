@@ -1,36 +1,19 @@
-//! What the advisor says about a run: a few rules over the figures measured
-//! (busy time, CPU time, queue wait), printed with those figures.
+//! The tour's wording of what the advisor finds.
 //!
-//! The rule that matters most: work whose threads sit on a CPU for a small
-//! share of their busy time is waiting (I/O-bound) and wants more threads than
-//! cores; work whose threads compute most of the time wants one per core.
+//! The rules are the library's: [`Pool::advice`](workwise::Pool::advice)
+//! reads a pool's figures and [`LoopWatch`](workwise::advice::LoopWatch) a
+//! plain loop's, and both give [`Advice`] values (a code, a summary, the
+//! fix). Each row's line here is those findings beside the figures the
+//! scenario measured. What stays in this file has no library rule: how a
+//! data-parallel run compares with the same work on the other pool, what a
+//! queue pipeline's producer and consumers did with their time, the api
+//! calls rows' server counts, the CPU time other processes took from the
+//! cores meanwhile ([`CpuClocks`]), and durations for people ([`human`]).
 
 use std::time::Duration;
 
+use workwise::advice::{Advice, LoopFigures};
 use workwise::{PoolStats, Workload};
-
-/// Below this share of busy time on a CPU, the work is mostly waiting.
-const WAITING_BELOW: f64 = 0.3;
-/// Above this share of busy time on a CPU, the work is mostly computing.
-const COMPUTING_ABOVE: f64 = 0.7;
-
-/// How the work spent its busy time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Waiting,
-    Computing,
-    Mixed,
-}
-
-fn kind(cpu_share: f64) -> Kind {
-    if cpu_share < WAITING_BELOW {
-        Kind::Waiting
-    } else if cpu_share > COMPUTING_ABOVE {
-        Kind::Computing
-    } else {
-        Kind::Mixed
-    }
-}
 
 fn ratio(part: Duration, whole: Duration) -> f64 {
     if whole.is_zero() {
@@ -40,138 +23,101 @@ fn ratio(part: Duration, whole: Duration) -> f64 {
     }
 }
 
-/// The advisor's line for a plain loop on one thread, from its wall time and,
-/// where the platform exposes them, the thread's scheduler times over the
-/// loop.
-///
-/// Time the thread spent runnable but waiting for a core (other threads held
-/// them all) is neither computing nor waiting on I/O: the thread's CPU share
-/// is of the rest of the wall time.
-pub(crate) fn for_loop(wall: Duration, times: Option<ThreadTimes>) -> String {
-    let Some(ThreadTimes { cpu, run_delay }) = times else {
-        return format!(
-            "one task at a time for {}; this platform does not expose a thread's CPU time, \
-             so the advisor cannot tell waiting from computing",
-            human(wall)
-        );
-    };
-    // schedstat moves at scheduler ticks, so its CPU time can come out a
-    // little over the wall time, which one thread cannot spend.
-    let cpu = cpu.min(wall);
-    let contended = run_delay >= wall / 10;
-    let share = if contended {
-        ratio(cpu, wall.saturating_sub(run_delay))
-    } else {
-        ratio(cpu, wall)
-    }
-    .min(1.0);
-    let figures = if contended {
-        format!(
-            "the loop's thread was on CPU for {} of {} wall and waited {} for a core that \
-             other threads held ({:.1}% on CPU of the rest)",
-            human(cpu),
-            human(wall),
-            human(run_delay),
-            share * 100.0
-        )
-    } else {
-        format!(
-            "the loop's thread was on CPU for {} of {} wall ({:.1}%)",
-            human(cpu),
-            human(wall),
-            share * 100.0
-        )
-    };
-    match kind(share) {
-        Kind::Waiting => format!(
-            "{figures} and waited the rest, one task at a time: I/O-bound work; \
-             Pool::io() overlaps the waits"
-        ),
-        Kind::Computing => format!(
-            "{figures}: CPU-bound work; Pool::cpu() spreads it over {} cores",
-            workwise::available_cores()
-        ),
-        Kind::Mixed => format!(
-            "{figures}: mixed work; split the waiting (Pool::io()) from the computing (Pool::cpu())"
-        ),
-    }
+/// The findings' codes, as the JSON rows carry them (`["W01", "W04"]`).
+pub(crate) fn codes(findings: &[Advice]) -> Vec<&'static str> {
+    findings.iter().map(|a| a.code.as_str()).collect()
 }
 
-/// The advisor's line for a pool, from its final statistics (read after
-/// shutdown, so every worker's times are in) and the run's wall time.
+/// Whether any finding says the model is wrong for the work.
+fn wrong_model(findings: &[Advice]) -> bool {
+    findings.iter().any(|a| a.code.is_model())
+}
+
+/// The findings as the tour words them, `W01 <summary>; fix: <fix>` each,
+/// or that there was nothing to fix.
+pub(crate) fn said(findings: &[Advice]) -> String {
+    if findings.is_empty() {
+        return "the advisor found nothing to fix".into();
+    }
+    findings
+        .iter()
+        .map(|a| format!("{} {}; fix: {}", a.code, a.summary, a.fix))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The advisor's line for a plain loop on one thread: what its
+/// [`LoopWatch`](workwise::advice::LoopWatch) measured, and its findings.
+pub(crate) fn for_loop(f: &LoopFigures, findings: &[Advice]) -> String {
+    if !f.measured {
+        return format!(
+            "one item at a time for {}; this platform does not expose a thread's CPU time, \
+             so the advisor cannot tell waiting from computing",
+            human(f.wall)
+        );
+    }
+    // One thread cannot spend more CPU time than wall time; a clock read
+    // a little apart from the other may say so.
+    let cpu = f.cpu.min(f.wall);
+    let delay = if f.run_delay >= f.wall / 10 {
+        format!(
+            " and waited {} for a core that other threads held",
+            human(f.run_delay)
+        )
+    } else {
+        String::new()
+    };
+    let share = f.cpu_share().map_or_else(String::new, |s| {
+        format!(" ({:.1}% of the time it had a core)", s * 100.0)
+    });
+    format!(
+        "the loop's thread was on CPU for {} of {} wall{delay}{share}; {}",
+        human(cpu),
+        human(f.wall),
+        said(findings)
+    )
+}
+
+/// The advisor's line for a pool that ran one task per item: its figures
+/// (busy and CPU time, threads) and its findings
+/// ([`Pool::advice`](workwise::Pool::advice), asked before its shutdown).
 pub(crate) fn for_pool(
-    workload: Workload,
     max_workers: usize,
     stats: &PoolStats,
     wall: Duration,
+    findings: &[Advice],
 ) -> String {
     if stats.busy.is_zero() {
-        return "the pool measured no busy time (was it built with timing(false)?)".into();
+        return format!(
+            "the pool measured no busy time (was it built with timing(false)?); {}",
+            said(findings)
+        );
     }
-    let at_once = ratio(stats.busy, wall);
     let threads = if stats.peak_workers as usize >= max_workers {
         format!("all {max_workers} threads")
     } else {
         format!("{} of {max_workers} threads started", stats.peak_workers)
     };
-    let busy = format!(
-        "workers were busy {} in {} wall ({at_once:.1} at once, {threads})",
+    let cpu = match stats.cpu_share() {
+        Some(share) => format!(
+            ", on CPU for {} ({:.1}% of the time they had a core)",
+            human(stats.cpu),
+            share * 100.0
+        ),
+        None => "; this platform does not expose thread CPU time".into(),
+    };
+    format!(
+        "workers were busy {} in {} wall ({:.1} at once, {threads}){cpu}; {}",
         human(stats.busy),
-        human(wall)
-    );
-    if stats.cpu.is_zero() {
-        return format!(
-            "{busy}; this platform does not expose thread CPU time, so the advisor cannot \
-             tell waiting from computing"
-        );
-    }
-    let share = ratio(stats.cpu, stats.busy);
-    let cpu = format!(
-        "{} CPU ({:.1}% of busy time)",
-        human(stats.cpu),
-        share * 100.0
-    );
-    let cores = workwise::available_cores();
-    match (kind(share), workload) {
-        (Kind::Waiting, Workload::Cpu) => format!(
-            "{busy} but used only {cpu}: this is I/O-bound work on a CPU-sized pool; \
-             use Pool::io()"
-        ),
-        (Kind::Waiting, Workload::Io) => {
-            let mut line = format!(
-                "{busy} but used only {cpu}: I/O-bound work on Pool::io(), the right model"
-            );
-            if let Some(note) = queue_note(stats, max_workers, at_once) {
-                line.push_str("; ");
-                line.push_str(&note);
-            }
-            line
-        }
-        (Kind::Computing, Workload::Io) => format!(
-            "{busy} and on CPU for {cpu}: CPU-bound work on an I/O pool sized for waiting \
-             ({max_workers} threads, {cores} cores); use Pool::cpu()"
-        ),
-        (Kind::Computing, Workload::Cpu) => {
-            format!("{busy} and on CPU for {cpu}: CPU-bound work on Pool::cpu(), the right model")
-        }
-        (Kind::Mixed, _) => format!(
-            "{busy} and on CPU for {cpu}: mixed work; split the waiting (Pool::io()) \
-             from the computing (Pool::cpu())"
-        ),
-        (k, other) => format!(
-            "{busy} and on CPU for {cpu}: {} work on a {other} pool",
-            match k {
-                Kind::Waiting => "I/O-bound",
-                Kind::Computing => "CPU-bound",
-                Kind::Mixed => "mixed",
-            }
-        ),
-    }
+        human(wall),
+        ratio(stats.busy, wall),
+        said(findings)
+    )
 }
 
-/// One data-parallel run (`par_map`, `map_reduce`) of CPU-bound work on a
-/// fresh pool, as the advisor compares it with the same work on another pool.
-#[derive(Debug, Clone, Copy)]
+/// One data-parallel run (`par_map`, `map_reduce`) or pipeline on a fresh
+/// pool, as the advisor compares it with the same work on another pool.
+#[derive(Debug, Clone)]
 pub(crate) struct ParRun {
     /// The workload the pool was built for.
     pub(crate) workload: Workload,
@@ -179,21 +125,21 @@ pub(crate) struct ParRun {
     pub(crate) max_workers: usize,
     /// The pool's statistics, read after its shutdown.
     pub(crate) stats: PoolStats,
-    /// The run's wall time, from building the pool to its shutdown.
+    /// The run's wall time, from building the pool to its shutdown (less
+    /// the time the advisor took).
     pub(crate) wall: Duration,
     /// The sequential row's wall time over this one's.
     pub(crate) speedup: f64,
     /// CPU time other processes took from the cores during the run, where
     /// the platform tells.
     pub(crate) others: Option<Duration>,
+    /// The advisor's findings ([`Pool::advice`](workwise::Pool::advice),
+    /// asked once the work was done, before the shutdown).
+    pub(crate) findings: Vec<Advice>,
 }
 
 /// The advisor's line for a data-parallel run of CPU-bound work, compared
 /// with `other`, the same work on the other pool, where it ran.
-///
-/// A pool with more threads than cores reports busy time that includes
-/// waiting for a core, so the CPU share here is of the time the threads
-/// could have run: their busy time, at most the cores times the wall time.
 pub(crate) fn for_par_pool(run: &ParRun, other: Option<&ParRun>) -> String {
     par_line(run, other, workwise::available_cores())
 }
@@ -217,16 +163,24 @@ fn threads_on(threads: usize, cores: usize) -> String {
     )
 }
 
+/// CPU time other processes took during a run, when it is enough to say
+/// so: a tenth of what the cores could give, and more than /proc's
+/// resolution (a tick or two is noise).
+fn crowded(others: Option<Duration>, capacity: Duration) -> Option<Duration> {
+    others.filter(|&o| ratio(o, capacity) >= 0.1 && o >= CLOCK_TICK * 3)
+}
+
 fn par_line(run: &ParRun, other: Option<&ParRun>, cores: usize) -> String {
     let s = &run.stats;
     let (threads, wall) = (run.max_workers, run.wall);
     let on = threads_on(threads, cores);
+    let advice = said(&run.findings);
     let inline = s.inline_runs;
     let calls = inline + s.parallel_runs;
     if calls > 0 && inline == calls {
         return format!(
             "the call ran inline on the calling thread: {} measured the work as too small \
-             to pay for its {on}, so this row is one thread's speed ({:.2}x)",
+             to pay for its {on}, so this row is one thread's speed ({:.2}x); {advice}",
             model(run.workload),
             run.speedup
         );
@@ -236,133 +190,79 @@ fn par_line(run: &ParRun, other: Option<&ParRun>, cores: usize) -> String {
     } else {
         String::new()
     };
-    if s.busy.is_zero() || s.cpu.is_zero() {
-        return format!(
-            "{on}: {:.2}x; the pool measured no busy or CPU time (timing(false), or a \
-             platform without thread CPU time), so the advisor cannot tell waiting from \
-             computing{inline_note}",
-            run.speedup
-        );
-    }
-    // The CPU the threads could have had: their busy time, at most what the
-    // cores gave in the wall time less what other processes took.
-    let capacity = wall.saturating_mul(cores.min(u32::MAX as usize) as u32);
-    let taken = run.others.map(|o| (o, ratio(o, capacity)));
-    // /proc counts in ticks: a tick or two is noise, not other processes.
-    let crowded = |o: Duration, part: f64| part >= 0.1 && o >= CLOCK_TICK * 3;
-    let left = match taken {
-        Some((o, part)) if crowded(o, part) => capacity.saturating_sub(o),
-        _ => capacity,
-    };
-    let could_run = s.busy.min(left.max(s.cpu));
-    let share = ratio(s.cpu, could_run).min(1.0);
-    let figures = if s.busy > could_run {
+    let figures = if s.busy.is_zero() || s.cpu.is_zero() {
         format!(
-            "{on}, busy {} in {} wall ({:.1} at once), on CPU for {} ({:.0}% of the {} \
-             the cores could give them; the rest of the busy time was waiting for a core)",
+            "{on}: the pool measured no busy or CPU time (timing(false), or a platform \
+             without thread CPU time)"
+        )
+    } else {
+        let share = s.cpu_share().map_or_else(String::new, |share| {
+            format!(" ({:.0}% of the time they had a core)", share * 100.0)
+        });
+        format!(
+            "{on}, busy {} in {} wall ({:.1} at once), on CPU for {}{share}",
             human(s.busy),
             human(wall),
             ratio(s.busy, wall),
-            human(s.cpu),
-            share * 100.0,
-            human(could_run)
-        )
-    } else {
-        format!(
-            "{on}, on CPU for {} of {} busy ({:.0}%) in {} wall",
-            human(s.cpu),
-            human(s.busy),
-            share * 100.0,
-            human(wall)
+            human(s.cpu)
         )
     };
-    let contention = match taken {
-        Some((o, part)) if crowded(o, part) => format!(
+    let capacity = wall.saturating_mul(cores.min(u32::MAX as usize) as u32);
+    let taken = crowded(run.others, capacity);
+    let contention = taken.map_or_else(String::new, |o| {
+        format!(
             "; other processes took {} of the cores' {} meanwhile ({:.0}%)",
             human(o),
             human(capacity),
-            part * 100.0
-        ),
-        _ => String::new(),
-    };
-    let speedup = format!("{:.2}x", run.speedup);
-    let versus = other.map(|o| {
-        (
-            model(o.workload),
-            format!("{:.2}x", o.speedup),
-            threads_on(o.max_workers, cores),
-            run.speedup / o.speedup,
+            ratio(o, capacity) * 100.0
         )
     });
-    let line = match (kind(share), run.workload) {
-        (Kind::Computing, Workload::Cpu) => {
-            let mut line = format!(
-                "{figures}: CPU-bound work on a cores-sized pool, the right model; \
-                 {speedup} over the loop"
-            );
-            if let Some((name, theirs, their_threads, _)) = &versus {
-                line.push_str(&format!(" ({name}, {their_threads}: {theirs})"));
-            }
-            line
-        }
-        (Kind::Computing, Workload::Io) if threads > cores => {
-            let compared = match &versus {
-                Some((name, theirs, _, r)) if *r < 0.95 => {
-                    format!("{speedup}, slower than {name}'s {theirs}")
-                }
-                Some((name, theirs, _, r)) if *r <= 1.05 => {
-                    format!("{speedup}, no faster than {name}'s {theirs}")
-                }
-                Some((name, theirs, _, _)) => format!(
-                    "{speedup}, faster than {name}'s {theirs} in this run ({})",
-                    if contention.is_empty() {
+    let speedup = format!("{:.2}x over the loop", run.speedup);
+    let wrong = wrong_model(&run.findings);
+    let compared = match other {
+        None => speedup,
+        Some(o) if !wrong => format!(
+            "{speedup} ({}, {}: {:.2}x)",
+            model(o.workload),
+            threads_on(o.max_workers, cores),
+            o.speedup
+        ),
+        Some(o) => {
+            let theirs = format!("{}'s {:.2}x", model(o.workload), o.speedup);
+            let r = run.speedup / o.speedup;
+            if r < 0.95 {
+                format!("{speedup}, slower than {theirs}")
+            } else if r <= 1.05 {
+                format!("{speedup}, no faster than {theirs}")
+            } else {
+                format!(
+                    "{speedup}, faster than {theirs} in this run ({})",
+                    if taken.is_none() {
                         "more, smaller chunks can even out a slow core"
                     } else {
                         "with other processes on the cores, more threads win a larger \
                          share of them from the scheduler, at those processes' expense"
                     }
-                ),
-                None => speedup.clone(),
-            };
-            format!(
-                "{figures}: CPU-bound work on a pool sized for waiting; {compared}; the \
-                 guide's GIL pitfall does not exist in Rust (these threads did compute in \
-                 parallel), but {} threads more than cores only add memory and switching: \
-                 use Pool::cpu()",
-                threads - cores
-            )
-        }
-        (Kind::Computing, _) => {
-            format!("{figures}: CPU-bound work, {speedup}; Pool::cpu() runs one thread per core")
-        }
-        (Kind::Waiting | Kind::Mixed, _) => {
-            // Only a run long enough for three ticks to be a tenth of the
-            // cores' time could have seen other processes.
-            let why = match taken {
-                Some((o, part)) if crowded(o, part) => "other processes held the cores",
-                Some(_) if capacity >= CLOCK_TICK * 30 => {
-                    "the work itself waits (I/O, locks, sleeps)"
-                }
-                Some(_) => {
-                    "either the work waits (I/O, locks) or other processes held the cores; \
-                     the run was too short to tell with /proc's 10 ms ticks"
-                }
-                None => "either the work waits (I/O, locks) or other processes held the cores",
-            };
-            return format!(
-                "{figures}: {speedup}; the threads computed for only {:.0}% of the time they \
-                 could run: {why}{contention}{inline_note}",
-                share * 100.0
-            );
+                )
+            }
         }
     };
-    line + &contention + &inline_note
+    let gil = if wrong && run.workload == Workload::Io && threads > cores {
+        format!(
+            "; the guide's GIL pitfall does not exist in Rust (these threads did compute in \
+             parallel), but {} threads more than cores only add memory and switching",
+            threads - cores
+        )
+    } else {
+        String::new()
+    };
+    format!("{figures}; {compared}{gil}; {advice}{contention}{inline_note}")
 }
 
 /// A producer-consumer pipeline: one producer thread feeding consumer loops
 /// on a pool (`Pool::consume`) through a bounded queue, as both sides
 /// measured it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pipeline {
     /// The pool that ran the consumer loops, and the run's wall time.
     pub(crate) run: ParRun,
@@ -386,8 +286,8 @@ pub(crate) struct Pipeline {
 
 /// The advisor's line for a queue pipeline: what the consumers did with
 /// their time (handling items, or waiting in `get` for the producer), what
-/// share of the handling was on a CPU, and whether the producer had to wait
-/// for room in the queue.
+/// share of the handling was on a CPU, whether the producer had to wait
+/// for room in the queue, and the pool's findings.
 ///
 /// A consumer loop holds its pool thread for the whole run, so the pool's
 /// busy time is the loops' lives: the handler's time is measured apart, and
@@ -404,10 +304,7 @@ pub(crate) fn for_pipeline(p: &Pipeline) -> String {
     // is then waiting for a core as well as for the producer.
     let cores = workwise::available_cores().min(u32::MAX as usize) as u32;
     let capacity = wall.saturating_mul(cores);
-    let crowded = p
-        .run
-        .others
-        .filter(|&o| ratio(o, capacity) >= 0.1 && o >= CLOCK_TICK * 3);
+    let crowded = crowded(p.run.others, capacity);
     let simulated = if p.simulated.is_zero() {
         String::new()
     } else {
@@ -431,39 +328,20 @@ pub(crate) fn for_pipeline(p: &Pipeline) -> String {
         human(handling),
         human(between)
     );
-    let speedup = format!("{:.2}x over the loop", p.run.speedup);
-    let verdict = if s.cpu.is_zero() {
-        format!(
-            "{loops}; this platform does not expose thread CPU time, so the advisor cannot \
-             tell waiting from computing; {speedup}"
-        )
+    let cpu = if s.cpu.is_zero() {
+        "; this platform does not expose thread CPU time".to_string()
     } else {
-        let share = ratio(s.cpu, handling).min(1.0);
-        let cpu = format!(
-            "on CPU for {} ({:.1}% of the handling)",
+        format!(
+            "; on CPU for {} ({:.1}% of the handling)",
             human(s.cpu),
-            share * 100.0
-        );
-        let reading = match (kind(share), p.run.workload) {
-            (Kind::Waiting, Workload::Io) => {
-                "I/O-bound work on Pool::io(), the right model".to_string()
-            }
-            (Kind::Waiting, _) => "I/O-bound work on a pool not sized for waiting; \
-                 use Pool::io()"
-                .to_string(),
-            (Kind::Computing, Workload::Cpu) => {
-                "CPU-bound work on Pool::cpu(), the right model".to_string()
-            }
-            (Kind::Computing, _) => format!(
-                "CPU-bound work on {} threads, {} cores; use Pool::cpu()",
-                p.run.max_workers, cores
-            ),
-            (Kind::Mixed, _) => "mixed work; split the waiting (Pool::io()) from the \
-                 computing (Pool::cpu())"
-                .to_string(),
-        };
-        format!("{loops}; {cpu}: {reading}; {speedup}")
+            ratio(s.cpu, handling).min(1.0) * 100.0
+        )
     };
+    let verdict = format!(
+        "{loops}{cpu}; {:.2}x over the loop; {}",
+        p.run.speedup,
+        said(&p.run.findings)
+    );
     let producer = if p.full > 0 {
         format!(
             "the producer found the queue full (bound {}) at {} of {} puts and waited {} \
@@ -512,27 +390,6 @@ pub(crate) fn for_pipeline(p: &Pipeline) -> String {
         )
     });
     format!("{verdict}; {producer}{pool_wait}{contention}")
-}
-
-/// When every thread was busy and tasks queued about as long as they ran,
-/// the pool's size was the limit: say so, with the figures.
-fn queue_note(stats: &PoolStats, max_workers: usize, at_once: f64) -> Option<String> {
-    let ran = stats.completed + stats.panicked;
-    if ran == 0 || stats.submitted == 0 {
-        return None;
-    }
-    let mean_task = stats.busy / u32::try_from(ran).ok()?;
-    let mean_queued = stats.queue_wait / u32::try_from(stats.submitted).ok()?;
-    let saturated = at_once >= 0.8 * max_workers as f64;
-    (saturated && mean_queued * 2 >= mean_task).then(|| {
-        format!(
-            "tasks queued {} on average behind {} tasks: the pool's size was the limit; \
-             max_workers({}) would overlap more waits, if the far side can take them",
-            human(mean_queued),
-            human(mean_task),
-            max_workers * 2
-        )
-    })
 }
 
 /// One row of the api calls scenario as the advisor reads it: what the
@@ -700,37 +557,6 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
-/// A thread's scheduler times (Linux exposes them; other platforms do not).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ThreadTimes {
-    /// Time on a CPU.
-    pub(crate) cpu: Duration,
-    /// Time runnable but waiting for a CPU, all of them taken.
-    pub(crate) run_delay: Duration,
-}
-
-impl ThreadTimes {
-    /// The calling thread's times so far, where the platform exposes them.
-    pub(crate) fn now() -> Option<Self> {
-        // schedstat: time on a CPU, time waiting on a run queue (both in ns),
-        // and the number of time slices.
-        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-        let mut fields = stat.split_whitespace().map(str::parse::<u64>);
-        Some(ThreadTimes {
-            cpu: Duration::from_nanos(fields.next()?.ok()?),
-            run_delay: Duration::from_nanos(fields.next()?.ok()?),
-        })
-    }
-
-    /// The times from `before` to `self`.
-    pub(crate) fn since(self, before: Self) -> Self {
-        ThreadTimes {
-            cpu: self.cpu.saturating_sub(before.cpu),
-            run_delay: self.run_delay.saturating_sub(before.run_delay),
-        }
-    }
-}
-
 /// CPU time used on the whole machine and by this process, to tell how much
 /// of the cores other processes took during a run (Linux only).
 #[derive(Debug, Clone, Copy)]
@@ -787,6 +613,7 @@ impl CpuClocks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use workwise::advice::Code;
 
     #[test]
     fn api_lines_give_the_measured_figures() {
@@ -892,46 +719,83 @@ mod tests {
         s
     }
 
+    fn finding(code: Code) -> Advice {
+        Advice::new(
+            code,
+            "pool 't'",
+            format!("{} (the summary)", code.title()),
+            Vec::new(),
+            format!("the fix for {code}"),
+        )
+    }
+
     #[test]
-    fn waiting_on_a_cpu_pool_points_to_the_io_pool() {
+    fn findings_read_as_codes_and_sentences() {
+        let found = [finding(Code::W02), finding(Code::W06)];
+        assert_eq!(codes(&found), ["W02", "W06"]);
+        assert_eq!(
+            said(&found[..1]),
+            "W02 I/O-bound work on the CPU pool (the summary); fix: the fix for W02"
+        );
+        assert!(said(&found).contains("; W06 the pool's size is the limit"));
+        assert_eq!(said(&[]), "the advisor found nothing to fix");
+        assert!(codes(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_pool_line_gives_its_figures_then_its_findings() {
         let s = stats(2000, 10, 1000, 60, 2);
-        let line = for_pool(Workload::Cpu, 2, &s, Duration::from_millis(1000));
-        assert!(line.contains("2.00 s in 1.00 s wall"), "{line}");
-        assert!(line.contains("10 ms CPU (0.5% of busy time)"), "{line}");
-        assert!(line.contains("use Pool::io()"), "{line}");
-    }
-
-    #[test]
-    fn a_saturated_io_pool_mentions_its_queue() {
-        let s = stats(2100, 20, 2100, 60, 6);
-        let line = for_pool(Workload::Io, 6, &s, Duration::from_millis(350));
-        assert!(line.contains("the right model"), "{line}");
-        assert!(line.contains("max_workers(12)"), "{line}");
-        let calm = stats(2100, 20, 0, 60, 6);
-        let line = for_pool(Workload::Io, 6, &calm, Duration::from_millis(350));
-        assert!(!line.contains("max_workers"), "{line}");
-    }
-
-    #[test]
-    fn computing_on_an_io_pool_points_to_the_cpu_pool() {
-        let s = stats(1000, 950, 0, 10, 6);
-        let line = for_pool(Workload::Io, 6, &s, Duration::from_millis(500));
-        assert!(line.contains("use Pool::cpu()"), "{line}");
-    }
-
-    #[test]
-    fn a_waiting_loop_points_to_the_io_pool() {
-        let times = ThreadTimes {
-            cpu: Duration::from_millis(20),
-            run_delay: Duration::from_millis(1),
-        };
-        let line = for_loop(Duration::from_secs(2), Some(times));
+        let line = for_pool(2, &s, Duration::from_millis(1000), &[finding(Code::W02)]);
         assert!(
-            line.contains("on CPU for 20 ms of 2.00 s wall (1.0%)"),
+            line.starts_with(
+                "workers were busy 2.00 s in 1.00 s wall (2.0 at once, all 2 threads)"
+            ),
             "{line}"
         );
-        assert!(line.contains("Pool::io()"), "{line}");
-        assert!(for_loop(Duration::from_secs(1), None).contains("cannot tell"));
+        assert!(
+            line.contains("on CPU for 10 ms (0.5% of the time they had a core)"),
+            "{line}"
+        );
+        assert!(line.ends_with("; fix: the fix for W02"), "{line}");
+        let calm = for_pool(
+            6,
+            &stats(2100, 20, 0, 60, 4),
+            Duration::from_millis(350),
+            &[],
+        );
+        assert!(calm.contains("4 of 6 threads started"), "{calm}");
+        assert!(calm.ends_with("the advisor found nothing to fix"), "{calm}");
+    }
+
+    fn loop_figures(wall_ms: u64, cpu_ms: u64, delay_ms: u64) -> LoopFigures {
+        let mut f = LoopFigures::default();
+        f.wall = Duration::from_millis(wall_ms);
+        f.cpu = Duration::from_millis(cpu_ms);
+        f.run_delay = Duration::from_millis(delay_ms);
+        f.measured = true;
+        f
+    }
+
+    #[test]
+    fn a_loop_line_gives_its_figures_then_its_findings() {
+        let line = for_loop(&loop_figures(2000, 20, 1), &[finding(Code::W02)]);
+        assert!(
+            line.starts_with(
+                "the loop's thread was on CPU for 20 ms of 2.00 s wall (1.0% of the time it \
+                 had a core); W02 "
+            ),
+            "{line}"
+        );
+        // Kept off the cores by other threads: the share is of the rest.
+        let line = for_loop(&loop_figures(102, 60, 40), &[]);
+        assert!(line.contains("waited 40 ms for a core"), "{line}");
+        assert!(line.contains("(96.8% of the time it had a core)"), "{line}");
+        assert!(line.ends_with("nothing to fix"), "{line}");
+        // A CPU clock a little ahead of the wall clock.
+        let line = for_loop(&loop_figures(33, 36, 0), &[]);
+        assert!(line.contains("on CPU for 33 ms of 33 ms wall"), "{line}");
+        let unmeasured = LoopFigures::default();
+        assert!(for_loop(&unmeasured, &[]).contains("cannot tell"));
     }
 
     fn par_run(
@@ -951,37 +815,37 @@ mod tests {
             wall: Duration::from_millis(wall_ms),
             speedup,
             others: None,
+            findings: Vec::new(),
         }
     }
 
     #[test]
-    fn cpu_work_on_the_cpu_pool_is_the_right_model() {
+    fn a_right_model_run_names_the_other_pool_and_no_finding() {
         let cpu = par_run(Workload::Cpu, 2, 1000, 980, 520, 1.9);
         let io = par_run(Workload::Io, 6, 3000, 990, 530, 1.88);
         let line = par_line(&cpu, Some(&io), 2);
-        assert!(line.contains("2 threads on 2 cores"), "{line}");
-        assert!(line.contains("980 ms of 1.00 s busy (98%)"), "{line}");
-        assert!(line.contains("the right model; 1.90x"), "{line}");
         assert!(
-            line.contains("Pool::io, 6 threads on 2 cores: 1.88x"),
+            line.starts_with(
+                "2 threads on 2 cores, busy 1.00 s in 520 ms wall (1.9 at once), on CPU for \
+                 980 ms (98% of the time they had a core)"
+            ),
             "{line}"
         );
-        assert!(!line.contains("inline"), "{line}");
+        assert!(
+            line.contains("1.90x over the loop (Pool::io, 6 threads on 2 cores: 1.88x)"),
+            "{line}"
+        );
+        assert!(line.ends_with("the advisor found nothing to fix"), "{line}");
     }
 
     #[test]
-    fn cpu_work_on_an_oversubscribed_io_pool_is_compared_honestly() {
+    fn a_wrong_model_run_is_compared_honestly_and_carries_its_finding() {
         let cpu = par_run(Workload::Cpu, 2, 1000, 980, 520, 1.9);
-        let io = par_run(Workload::Io, 6, 3000, 990, 530, 1.88);
+        let mut io = par_run(Workload::Io, 6, 3000, 990, 530, 1.88);
+        io.findings = vec![finding(Code::W01)];
         let line = par_line(&io, Some(&cpu), 2);
-        // Busy time beyond 2 cores x 530 ms is waiting for a core, not I/O.
-        assert!(line.contains("6 threads on 2 cores, busy 3.00 s"), "{line}");
         assert!(
-            line.contains("93% of the 1.06 s the cores could give"),
-            "{line}"
-        );
-        assert!(
-            line.contains("1.88x, no faster than Pool::cpu's 1.90x"),
+            line.contains("1.88x over the loop, no faster than Pool::cpu's 1.90x"),
             "{line}"
         );
         assert!(
@@ -989,17 +853,19 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("4 threads more than cores"), "{line}");
-        assert!(line.contains("use Pool::cpu()"), "{line}");
+        assert!(line.contains("W01 CPU-bound work on an I/O pool"), "{line}");
 
-        let slower = par_run(Workload::Io, 6, 3000, 990, 700, 1.4);
-        assert!(par_line(&slower, Some(&cpu), 2).contains("1.40x, slower than Pool::cpu's 1.90x"));
-        let faster = par_run(Workload::Io, 6, 3000, 990, 450, 2.2);
+        let mut slower = par_run(Workload::Io, 6, 3000, 990, 700, 1.4);
+        slower.findings = vec![finding(Code::W01)];
+        assert!(par_line(&slower, Some(&cpu), 2).contains("1.40x over the loop, slower than"));
+        let mut faster = par_run(Workload::Io, 6, 3000, 990, 450, 2.2);
+        faster.findings = vec![finding(Code::W04)];
         let line = par_line(&faster, Some(&cpu), 2);
         assert!(
-            line.contains("2.20x, faster than Pool::cpu's 1.90x in this run"),
+            line.contains("2.20x over the loop, faster than Pool::cpu's 1.90x in this run"),
             "{line}"
         );
-        assert!(line.contains("use Pool::cpu()"), "{line}");
+        assert!(line.contains("W04 too many workers"), "{line}");
     }
 
     #[test]
@@ -1014,7 +880,6 @@ mod tests {
         let mut some = par_run(Workload::Cpu, 2, 1000, 980, 520, 1.9);
         some.stats.inline_runs = 1;
         let line = par_line(&some, None, 2);
-        assert!(line.contains("the right model"), "{line}");
         assert!(
             line.ends_with("1 of 2 calls ran inline, on the calling thread"),
             "{line}"
@@ -1022,81 +887,24 @@ mod tests {
     }
 
     #[test]
-    fn cpu_work_starved_of_cores_is_not_called_cpu_bound() {
-        let run = par_run(Workload::Cpu, 2, 1000, 400, 520, 1.1);
-        let line = par_line(&run, None, 2);
-        assert!(line.contains("only 40%"), "{line}");
-        assert!(!line.contains("the right model"), "{line}");
-    }
-
-    #[test]
-    fn a_loop_kept_off_the_cores_is_still_cpu_bound() {
-        // 60 ms on CPU, 40 ms waiting for a core, of 102 ms: it computed
-        // nearly all the time it had a core.
-        let times = ThreadTimes {
-            cpu: Duration::from_millis(60),
-            run_delay: Duration::from_millis(40),
-        };
-        let line = for_loop(Duration::from_millis(102), Some(times));
-        assert!(line.contains("waited 40 ms for a core"), "{line}");
-        assert!(line.contains("(96.8% on CPU of the rest)"), "{line}");
-        assert!(line.contains("CPU-bound work"), "{line}");
-
-        let over = ThreadTimes {
-            cpu: Duration::from_millis(36),
-            run_delay: Duration::ZERO,
-        };
-        let line = for_loop(Duration::from_millis(33), Some(over));
-        assert!(
-            line.contains("on CPU for 33 ms of 33 ms wall (100.0%)"),
-            "{line}"
-        );
-    }
-
-    #[test]
-    fn other_processes_on_the_cores_are_named_not_blamed_on_the_work() {
-        // 2 threads, 140 ms wall: the cores had 280 ms, others took 150 ms,
-        // so 130 ms was left and the threads used 96 ms of it.
+    fn other_processes_on_the_cores_are_named() {
+        // 2 threads, 140 ms wall: the cores had 280 ms, others took 150 ms.
         let mut run = par_run(Workload::Cpu, 2, 260, 96, 140, 0.92);
         run.others = Some(Duration::from_millis(150));
         let line = par_line(&run, None, 2);
         assert!(
-            line.contains("74% of the 130 ms the cores could give"),
-            "{line}"
-        );
-        assert!(line.contains("the right model"), "{line}");
-        assert!(
             line.contains("other processes took 150 ms of the cores' 280 ms meanwhile (54%)"),
             "{line}"
         );
-
         // One 10 ms tick of others' time is within /proc's resolution.
-        // A 400 ms run could see other processes, and saw none.
         let mut quiet = par_run(Workload::Cpu, 2, 780, 290, 400, 0.92);
         quiet.others = Some(Duration::from_millis(10));
         let line = par_line(&quiet, None, 2);
-        assert!(line.contains("only 37%"), "{line}");
-        assert!(line.contains("the work itself waits"), "{line}");
         assert!(!line.contains("other processes took"), "{line}");
-
-        // A short run that computed little cannot tell waiting from others.
-        let mut brief = par_run(Workload::Io, 6, 65, 34, 25, 1.3);
-        brief.others = Some(Duration::ZERO);
-        let line = par_line(&brief, None, 2);
-        assert!(line.contains("only 68%"), "{line}");
-        assert!(line.contains("too short to tell"), "{line}");
-
         // A 21 ms run: one tick is 24% of the cores' 42 ms, but only a tick.
         let mut short = par_run(Workload::Cpu, 2, 36, 36, 21, 1.6);
         short.others = Some(Duration::from_millis(10));
-        let line = par_line(&short, None, 2);
-        assert!(line.contains("the right model"), "{line}");
-        assert!(
-            line.contains("on CPU for 36 ms of 36 ms busy (100%)"),
-            "{line}"
-        );
-        assert!(!line.contains("waiting for a core"), "{line}");
-        assert!(!line.contains("other processes took"), "{line}");
+        assert!(!par_line(&short, None, 2).contains("other processes took"));
     }
 
     fn pipeline(full: u64, handling_ms: u64, cpu_ms: u64) -> Pipeline {
@@ -1132,7 +940,7 @@ mod tests {
         );
         assert!(line.contains("40 ms (6.9% of the handling)"), "{line}");
         assert!(
-            line.contains("Pool::io(), the right model; 5.50x"),
+            line.contains("5.50x over the loop; the advisor found nothing to fix"),
             "{line}"
         );
         assert!(
@@ -1163,18 +971,21 @@ mod tests {
         let kept_up = for_pipeline(&pipeline(0, 580, 40));
         assert!(kept_up.contains("the consumers kept up"), "{kept_up}");
 
-        let computing = for_pipeline(&pipeline(436, 580, 570));
-        assert!(computing.contains("use Pool::cpu()"), "{computing}");
+        let mut computing = pipeline(436, 580, 570);
+        computing.run.findings = vec![finding(Code::W01)];
+        let line = for_pipeline(&computing);
+        assert!(
+            line.contains("; W01 CPU-bound work on an I/O pool"),
+            "{line}"
+        );
     }
 
     #[test]
     fn machine_clocks_read_here() {
         if cfg!(target_os = "linux") {
             let before = CpuClocks::now().expect("/proc/stat and /proc/self/stat");
-            let t = ThreadTimes::now().expect("/proc/thread-self/schedstat");
             let after = CpuClocks::now().unwrap();
             assert!(after.others_since(before) < Duration::from_secs(60));
-            assert_eq!(t.since(t), ThreadTimes::default());
         }
     }
 

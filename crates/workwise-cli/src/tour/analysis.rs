@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use workwise::advice::{Advice, LoopWatch};
 use workwise::Pool;
 use workwise_workloads::text;
 
@@ -105,7 +106,7 @@ impl Scenario for DataAnalysis {
         ))?;
 
         let bar = tour.progress("sequential", blocks.len());
-        let before = advice::ThreadTimes::now();
+        let watch = LoopWatch::start();
         let start = Instant::now();
         let expected = blocks.iter().fold(Counts::new(), |counts, block| {
             let merged = text::merge(counts, text::count_words(block));
@@ -113,12 +114,11 @@ impl Scenario for DataAnalysis {
             merged
         });
         let base = start.elapsed();
-        let times = before
-            .zip(advice::ThreadTimes::now())
-            .map(|(before, after)| after.since(before));
+        let (figures, findings) = (watch.figures(), watch.finish("count", blocks.len() as u64));
         bar.finish_and_clear();
         let row = Row::check(Ok(&expected), &expected, mb);
-        tour.record(row.into_measurement("sequential", 1, base, advice::for_loop(base, times)))?;
+        let advice = advice::for_loop(&figures, &findings);
+        tour.record(row.into_measurement("sequential", 1, base, advice, findings))?;
 
         // Both pools run before either row is printed: each row's advice
         // compares it with the other.
@@ -144,10 +144,14 @@ impl Scenario for DataAnalysis {
         for (i, (model, run, row)) in runs.iter().enumerate() {
             let other = runs.get(1 - i).map(|(_, other, _)| other);
             let advice = advice::for_par_pool(run, other);
-            tour.record(
-                row.clone()
-                    .into_measurement(model, run.max_workers, run.wall, advice),
-            )?;
+            let m = row.clone().into_measurement(
+                model,
+                run.max_workers,
+                run.wall,
+                advice,
+                run.findings.clone(),
+            );
+            tour.record(m)?;
         }
         #[cfg(target_os = "linux")]
         {
@@ -194,7 +198,9 @@ fn process_row(
     });
     let row = Row::check(borrowed.as_ref().map_err(Clone::clone), expected, mb);
     let advice = processes::advice(&run, threads);
-    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice);
+    // ProcessPool has no advisor yet (W11, large arguments copied into
+    // worker processes, lands with `ProcessPool::advice`).
+    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice, Vec::new());
     m.figures.extend(run.figures());
     tour.record(m)
 }
@@ -234,6 +240,7 @@ impl Row {
         workers: usize,
         wall: Duration,
         advice: String,
+        findings: Vec<Advice>,
     ) -> Measurement {
         let per_s = self.mb / wall.as_secs_f64().max(f64::MIN_POSITIVE);
         Measurement {
@@ -249,6 +256,7 @@ impl Row {
             first_failure: self.failure,
             errors: None,
             advice,
+            findings,
         }
     }
 }
@@ -268,7 +276,13 @@ mod tests {
         let words = text::total(&expected);
 
         let same = Row::check(Ok(&expected.clone()), &expected, 0.02);
-        let m = same.into_measurement("Pool::cpu", 2, Duration::from_millis(10), String::new());
+        let m = same.into_measurement(
+            "Pool::cpu",
+            2,
+            Duration::from_millis(10),
+            String::new(),
+            Vec::new(),
+        );
         assert_eq!(m.failed, 0);
         assert!(m.first_failure.is_none());
         assert!(matches!(m.figures[2], ("words", Figure::Count(n)) if n == words));
@@ -280,6 +294,7 @@ mod tests {
             6,
             Duration::from_millis(10),
             String::new(),
+            Vec::new(),
         );
         assert_eq!(m.failed, 1);
         let why = m.first_failure.unwrap();
@@ -290,6 +305,7 @@ mod tests {
             6,
             Duration::from_millis(10),
             String::new(),
+            Vec::new(),
         );
         assert_eq!(m.failed, 1);
         assert!(m.first_failure.unwrap().contains("boom"));

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use workwise::advice::Advice;
 use workwise::aio;
 use workwise::{
     CircuitBreaker, Policy, PolicyError, Pool, RateLimiter, Retry, RetryError, TaskError, Workload,
@@ -449,6 +450,7 @@ fn aio_row(tour: &mut Tour, plan: Plan, naive_row: &advice::ApiRow) -> Result<()
         report: tour.server()?.api_report(),
         workers: 1,
         wall,
+        findings: Vec::new(),
     };
     let timed_out = timed_out.load(Relaxed);
     let (opened, peak) = (client.opened.load(SeqCst), client.peak.load(SeqCst));
@@ -726,6 +728,9 @@ struct Run {
     report: ApiReport,
     workers: usize,
     wall: Duration,
+    /// The fan-out pool's findings (`Pool::advice`); none for the `aio`
+    /// row, which runs on no pool.
+    findings: Vec<Advice>,
 }
 
 impl Run {
@@ -750,6 +755,16 @@ impl Run {
         advice: String,
     ) -> Measurement {
         let t = self.tally;
+        // The row's lesson is the policy's; the pool's advisor speaks only
+        // when it found something.
+        let advice = if self.findings.is_empty() {
+            advice
+        } else {
+            format!(
+                "{advice}; the fan-out pool's advisor: {}",
+                advice::said(&self.findings)
+            )
+        };
         Measurement {
             model,
             workers: self.workers,
@@ -759,6 +774,7 @@ impl Run {
             errors: Some(t.errors),
             first_failure: t.first_error.or(t.first_failed),
             advice,
+            findings: self.findings,
         }
     }
 }
@@ -814,14 +830,15 @@ where
             tally.add(Err(e));
         }
     }
-    pool.shutdown();
-    let wall = start.elapsed();
+    let (findings, asking) = super::ask_and_shut_down(&pool);
+    let wall = start.elapsed().saturating_sub(asking);
     bar.finish_and_clear();
     Ok(Run {
         tally,
         report: ApiReport::default(),
         workers: loops,
         wall,
+        findings,
     })
 }
 
@@ -865,6 +882,7 @@ mod tests {
             report: ApiReport::default(),
             workers: 4,
             wall: Duration::from_millis(10),
+            findings: Vec::new(),
         };
         let m = run.into_measurement("naive", Vec::new(), String::new());
         assert_eq!((m.failed, m.errors), (3, Some(1)));

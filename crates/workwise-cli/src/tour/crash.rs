@@ -333,6 +333,7 @@ impl PoolRow {
             errors: None,
             first_failure: self.first_failure,
             advice,
+            findings: Vec::new(),
         }
     }
 }
@@ -442,6 +443,7 @@ impl ChildRun {
             errors: None,
             first_failure,
             advice,
+            findings: Vec::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use workwise::advice::{Advice, LoopWatch};
 use workwise::{ConsumerReport, Pool, Queue, TaskError, TryPutError};
 use workwise_workloads::Rng;
 
@@ -114,7 +115,7 @@ impl Scenario for FileIo {
         ))?;
 
         let bar = tour.progress("sequential", count);
-        let before = advice::ThreadTimes::now();
+        let watch = LoopWatch::start();
         let start = Instant::now();
         let mut got = Vec::with_capacity(count);
         list(dir.path(), |listed| {
@@ -130,18 +131,16 @@ impl Scenario for FileIo {
             true
         });
         let base = start.elapsed();
-        let times = before
-            .zip(advice::ThreadTimes::now())
-            .map(|(before, after)| after.since(before));
+        let (figures, findings) = (watch.figures(), watch.finish("checksum", count as u64));
         bar.finish_and_clear();
         let row = Row::check(&got, &expected);
         let advice = format!(
-            "{}; {} of the wall was the simulated latency ({} before each read)",
-            advice::for_loop(base, times),
+            "{} of the wall was the simulated latency ({} before each read); {}",
             advice::human(row.slept),
-            advice::human(LATENCY)
+            advice::human(LATENCY),
+            advice::for_loop(&figures, &findings),
         );
-        tour.record(row.into_measurement("sequential", 1, base, None, advice))?;
+        tour.record(row.into_measurement("sequential", 1, base, None, advice, findings))?;
 
         let bar = tour.progress("queue pipeline", count);
         let queue: Queue<PathBuf> = Queue::bounded(BOUND)
@@ -206,9 +205,10 @@ impl Scenario for FileIo {
             }
         }
         let row = Row::check(&got, &expected);
+        let findings = run.findings.clone();
         let advice = match &producer {
             Some(p) => advice::for_pipeline(&advice::Pipeline {
-                run,
+                run: run.clone(),
                 consumers,
                 handling: Duration::from_nanos(handling.load(Relaxed)),
                 simulated: row.slept,
@@ -221,7 +221,15 @@ impl Scenario for FileIo {
             None => "the producer did not run, so the advisor has nothing to read".into(),
         };
         let peak = producer.map(|p| p.peak as u64);
-        tour.record(row.into_measurement("queue pipeline", consumers, run.wall, peak, advice))?;
+        let m = row.into_measurement(
+            "queue pipeline",
+            consumers,
+            run.wall,
+            peak,
+            advice,
+            findings,
+        );
+        tour.record(m)?;
 
         drop(dir);
         Ok(())
@@ -489,6 +497,7 @@ impl Row {
         wall: Duration,
         peak_queue: Option<u64>,
         advice: String,
+        findings: Vec<Advice>,
     ) -> Measurement {
         let per_s = self.right as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE);
         let mut figures = vec![
@@ -508,6 +517,7 @@ impl Row {
             first_failure: self.first_failure,
             errors: None,
             advice,
+            findings,
         }
     }
 }
@@ -577,6 +587,7 @@ mod tests {
             Duration::from_secs(1),
             Some(3),
             String::new(),
+            Vec::new(),
         );
         assert_eq!(m.failed, 6);
         assert!(matches!(m.figures[0], ("files", Figure::Count(4))));

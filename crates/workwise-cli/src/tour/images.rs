@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use workwise::advice::{Advice, LoopWatch};
 use workwise::Pool;
 use workwise_workloads::image::{self, Gray};
 
@@ -123,7 +124,7 @@ impl Scenario for ImageProcessing {
         ))?;
 
         let bar = tour.progress("sequential", count);
-        let before = advice::ThreadTimes::now();
+        let watch = LoopWatch::start();
         let start = Instant::now();
         let blurred: Vec<Gray> = images
             .iter()
@@ -134,14 +135,13 @@ impl Scenario for ImageProcessing {
             })
             .collect();
         let base = start.elapsed();
-        let times = before
-            .zip(advice::ThreadTimes::now())
-            .map(|(before, after)| after.since(before));
+        let (figures, findings) = (watch.figures(), watch.finish("blur", count as u64));
         bar.finish_and_clear();
         let expected: Vec<u64> = blurred.iter().map(image::checksum).collect();
         drop(blurred);
         let row = Row::check(Ok(&expected), &expected);
-        tour.record(row.into_measurement("sequential", 1, base, advice::for_loop(base, times)))?;
+        let advice = advice::for_loop(&figures, &findings);
+        tour.record(row.into_measurement("sequential", 1, base, advice, findings))?;
 
         // Both pools run before either row is printed: each row's advice
         // compares it with the other.
@@ -164,10 +164,14 @@ impl Scenario for ImageProcessing {
         for (i, (model, run, row)) in runs.iter().enumerate() {
             let other = runs.get(1 - i).map(|(_, other, _)| other);
             let advice = advice::for_par_pool(run, other);
-            tour.record(
-                row.clone()
-                    .into_measurement(model, run.max_workers, run.wall, advice),
-            )?;
+            let m = row.clone().into_measurement(
+                model,
+                run.max_workers,
+                run.wall,
+                advice,
+                run.findings.clone(),
+            );
+            tour.record(m)?;
         }
         #[cfg(target_os = "linux")]
         {
@@ -207,7 +211,9 @@ fn process_row(
     let sums = sums.map_err(|e| e.to_string());
     let row = Row::check(sums.as_deref(), expected);
     let advice = processes::advice(&run, threads);
-    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice);
+    // ProcessPool has no advisor yet (W11, large arguments copied into
+    // worker processes, lands with `ProcessPool::advice`).
+    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice, Vec::new());
     m.figures.extend(run.figures());
     tour.record(m)
 }
@@ -261,6 +267,7 @@ impl Row {
         workers: usize,
         wall: Duration,
         advice: String,
+        findings: Vec<Advice>,
     ) -> Measurement {
         let done = (self.images as u64).saturating_sub(self.failed);
         let per_s = done as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE);
@@ -276,6 +283,7 @@ impl Row {
             first_failure: self.first_failure,
             errors: None,
             advice,
+            findings,
         }
     }
 }
@@ -297,7 +305,13 @@ mod tests {
             why.starts_with("image 1: checksum 0000000000000009"),
             "{why}"
         );
-        let m = wrong.into_measurement("Pool::io", 6, Duration::from_secs(1), String::new());
+        let m = wrong.into_measurement(
+            "Pool::io",
+            6,
+            Duration::from_secs(1),
+            String::new(),
+            Vec::new(),
+        );
         assert_eq!(m.failed, 2);
         assert!(matches!(m.figures[1], ("images_per_s", Figure::Rate(r)) if r == 2.0));
 

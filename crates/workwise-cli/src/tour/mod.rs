@@ -4,9 +4,12 @@
 //! loop and under the right model (most also under the wrong one), and
 //! [`Tour::record`]s a [`Measurement`] per run. The tour turns measurements
 //! into rows: the speedup over the scenario's baseline row (`sequential`;
-//! `naive` for api calls; `ProcessPool` for crash isolation), a table line (or a JSON line), and the advisor's
-//! reading of the figures. Adding a scenario is a new file and one line in
-//! [`SCENARIOS`].
+//! `naive` for api calls; `ProcessPool` for crash isolation), a table line
+//! (or a JSON line), and the advisor's reading of the figures: the
+//! library's findings (`workwise::advice`, codes `W01`..`W11`) in the
+//! scenario's words. A whole tour ends with a summary of what a thread, an
+//! async task and a worker process cost in memory ([`memory`]). Adding a
+//! scenario is a new file and one line in [`SCENARIOS`].
 
 mod advice;
 mod analysis;
@@ -15,9 +18,11 @@ mod api;
 pub(crate) mod crash;
 mod files;
 mod images;
+mod memory;
 #[cfg(target_os = "linux")]
 mod processes;
 mod scraping;
+mod simple;
 mod web;
 
 #[cfg(target_os = "linux")]
@@ -31,6 +36,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use workwise::advice::Advice;
 use workwise::{Pool, PoolBuilder};
 
 use crate::server::{PageServer, StartError};
@@ -44,6 +50,7 @@ const SCENARIOS: &[&dyn Scenario] = &[
     &images::ImageProcessing,
     &analysis::DataAnalysis,
     &web::WebServer,
+    &simple::SimpleScript,
     #[cfg(target_os = "linux")]
     &crash::CrashIsolation,
 ];
@@ -59,14 +66,23 @@ pub(crate) struct TourArgs {
     /// api calls: 200 requests, not 400, and a 1 s outage, not 2 s; file
     /// i/o: 500 files, not 2,000; image processing: 32 images, not 64; data
     /// analysis: 8 MB of text, not 40; web server: 200 keep-alive
-    /// connections, not 1,000; crash isolation: 400 tasks, not 2,000).
+    /// connections, not 1,000; simple script: 50 items either way; crash
+    /// isolation: 400 tasks, not 2,000; the memory summary: 256 idle
+    /// threads, not 1,024).
     #[arg(long)]
     quick: bool,
 
     /// Print one JSON object per row on stdout, and nothing else there.
     ///
     /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures,
-    /// failed, workers, advice, and first_failure where a row failed.
+    /// failed, workers, advice (the advisor's codes, a list such as
+    /// ["W01"], empty when it found nothing: W01 CPU-bound work on an I/O
+    /// pool, W02 I/O-bound work on the CPU pool or in a loop, W03 a
+    /// blocking call in an async task, W04 too many workers, W05 tiny
+    /// tasks, W06 the size (of a pool, or a loop's one thread) is the
+    /// limit, W08 lost errors, W09 concurrency that does not pay, W10 a
+    /// task that may hang; see `workwise::advice`), advisor (the advisor's
+    /// line, as the table prints it), and first_failure where a row failed.
     ///
     /// The figures: web scraping: pages, pages_per_s. api calls: calls (the
     /// requests the server took), outage_calls (of them, those it took during
@@ -81,7 +97,8 @@ pub(crate) struct TourArgs {
     /// put. image processing: images, images_per_s. data analysis: mb,
     /// mb_per_s, words. web server: connections, requests, rps (requests
     /// per second), p50_ms and p99_ms (request latency), kib_per_conn (the
-    /// server's memory growth per open connection, in KiB). On the api
+    /// server's memory growth per open connection, in KiB). simple script:
+    /// items, items_per_s. On the api
     /// calls `aio` row also connections and peak_connections (the shared
     /// client's keep-alive connections, and the most in use at once). On
     /// the `ProcessPool` rows (Linux) also worker_mb (a
@@ -98,14 +115,27 @@ pub(crate) struct TourArgs {
     /// the lesson and not an error of the tour, and errors follows it: how
     /// many of them are errors of the tour (a wrong answer, an unexpected
     /// error), which make it exit 1.
+    ///
+    /// A whole tour (no --scenario) ends with one summary line, shaped as a
+    /// row so that scripts reading scenario, model and advice on every line
+    /// keep working: scenario "summary", model "memory", wall_ms (the time
+    /// the measurements took), speedup null, then thread_kib (RSS growth
+    /// per idle thread), thread_reserved_kib (address space it reserves,
+    /// its stack), kernel_stack_kib (the kernel's stack for it, outside
+    /// RSS), async_task_kib (RSS growth per tokio task parked on a
+    /// channel), and on Linux process_private_mb and process_rss_mb (an
+    /// idle worker process's private and whole resident memory); a figure
+    /// that could not be read is null. Then guide_thread_kib (1) and
+    /// guide_process_mb (10), the guide's figures, failed (0), workers (the
+    /// threads measured), advice ([]) and advisor (the summary's text).
     #[arg(long)]
     json: bool,
 
     /// Run only this scenario, by short or row name (`scraping` or "web
     /// scraping", `api` or "api calls", `files` or "file i/o", `images`,
-    /// `analysis`, `web` or "web server", `crash` or "crash isolation");
-    /// repeat for several. All of
-    /// them by default.
+    /// `analysis`, `web` or "web server", `script` or "simple script",
+    /// `crash` or "crash isolation"); repeat for several. All of them by
+    /// default, and then the memory summary at the end.
     #[arg(
         long = "scenario",
         value_name = "NAME",
@@ -225,8 +255,12 @@ pub(crate) struct Measurement {
     /// The first failure's message, if any failed (the first error's, where
     /// there is one).
     pub(crate) first_failure: Option<String>,
-    /// The advisor's line, computed from the run's figures.
+    /// The advisor's line: its findings in the scenario's words, beside
+    /// the run's figures.
     pub(crate) advice: String,
+    /// The advisor's findings (`Pool::advice`, `LoopWatch`, ...), whose
+    /// codes JSON rows carry.
+    pub(crate) findings: Vec<Advice>,
 }
 
 impl Measurement {
@@ -286,7 +320,11 @@ pub(crate) fn run(args: &TourArgs) -> Result<(), TourError> {
         chosen.into_iter().try_for_each(|s| {
             tour.begin(s);
             s.run(&mut tour)
-        })
+        })?;
+        if args.scenarios.is_empty() {
+            memory::summary(&mut tour)?;
+        }
+        Ok(())
     });
     if let Some(server) = tour.server.take() {
         server.shutdown();
@@ -481,10 +519,11 @@ impl Tour {
 }
 
 /// Runs `work` on a fresh pool from `builder`, timed as every pool row is:
-/// from building the pool to its shutdown. Gives the work's output and the
-/// run as the advisor reads it: the pool's final statistics, the wall time,
-/// the speedup over `base` (the sequential row's wall time), and the CPU time
-/// other processes took meanwhile.
+/// from building the pool to its shutdown, less the time the advisor took
+/// ([`ask_and_shut_down`]). Gives the work's output and the run as the
+/// advisor reads it: the pool's final statistics and findings, the wall
+/// time, the speedup over `base` (the sequential row's wall time), and the
+/// CPU time other processes took meanwhile.
 pub(crate) fn timed_on_pool<T>(
     builder: PoolBuilder,
     base: Duration,
@@ -494,8 +533,8 @@ pub(crate) fn timed_on_pool<T>(
     let start = Instant::now();
     let pool = builder.build().map_err(TourError::Pool)?;
     let out = work(&pool);
-    pool.shutdown();
-    let wall = start.elapsed();
+    let (findings, asking) = ask_and_shut_down(&pool);
+    let wall = start.elapsed().saturating_sub(asking);
     let others = clocks
         .zip(advice::CpuClocks::now())
         .map(|(before, after)| after.others_since(before));
@@ -506,8 +545,22 @@ pub(crate) fn timed_on_pool<T>(
         wall,
         speedup: speedup(base, wall),
         others,
+        findings,
     };
     Ok((out, run))
+}
+
+/// Asks the pool's advisor, once its work is done, then shuts it down.
+/// Gives the findings and the time the asking took, which the row's wall
+/// time leaves out: the advisor may run a few no-op tasks to measure the
+/// pool's cost per task, which it can only do on an open, idle pool, so
+/// before the shutdown.
+pub(crate) fn ask_and_shut_down(pool: &Pool) -> (Vec<Advice>, Duration) {
+    let asked = Instant::now();
+    let findings = pool.advice();
+    let asking = asked.elapsed();
+    pool.shutdown();
+    (findings, asking)
 }
 
 /// A row's speedup: the baseline's wall time over the row's (NaN for a zero
@@ -544,7 +597,8 @@ impl Serialize for JsonRow<'_> {
             map.serialize_entry("errors", &errors)?;
         }
         map.serialize_entry("workers", &m.workers)?;
-        map.serialize_entry("advice", &m.advice)?;
+        map.serialize_entry("advice", &advice::codes(&m.findings))?;
+        map.serialize_entry("advisor", &m.advice)?;
         if let Some(first) = &m.first_failure {
             map.serialize_entry("first_failure", first)?;
         }

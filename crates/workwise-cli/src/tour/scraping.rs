@@ -5,11 +5,15 @@
 //! connection pool, three ways: a plain loop; `Pool::cpu`, the wrong model
 //! (one thread per core, and every thread sits waiting on a socket); and
 //! `Pool::io`, the right one (`min(32, cores + 4)` threads overlap the waits).
-//! Every body is checked to be the page asked for.
+//! Every body is checked to be the page asked for. The advisor reads the
+//! loop through a `LoopWatch` (W02: it waits) and each pool through
+//! `Pool::advice` (W02 on `Pool::cpu`; on `Pool::io`, W06 where its size is
+//! what limits the run).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use workwise::advice::{Advice, LoopWatch};
 use workwise::{Pool, Workload};
 
 use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
@@ -73,19 +77,18 @@ impl Scenario for WebScraping {
 
         let bar = tour.progress("sequential", pages);
         let mut tally = Tally::new(pages);
-        let before = advice::ThreadTimes::now();
+        let watch = LoopWatch::start();
         let start = Instant::now();
         for page in 0..pages {
             tally.add(page, fetch(&agent, &base, page));
             bar.inc(1);
         }
         let wall = start.elapsed();
-        let times = before
-            .zip(advice::ThreadTimes::now())
-            .map(|(before, after)| after.since(before));
+        let figures = watch.figures();
+        let findings = watch.finish("scrape", pages as u64);
         bar.finish_and_clear();
-        let advice = advice::for_loop(wall, times);
-        tour.record(tally.into_measurement("sequential", 1, wall, advice))?;
+        let advice = advice::for_loop(&figures, &findings);
+        tour.record(tally.into_measurement("sequential", 1, wall, advice, findings))?;
 
         for (model, builder) in [("Pool::cpu", Pool::cpu()), ("Pool::io", Pool::io())] {
             let bar = tour.progress(model, pages);
@@ -99,12 +102,12 @@ impl Scenario for WebScraping {
                 tally.add(page, result.and_then(|fetched| fetched));
                 bar.inc(1);
             }
-            pool.shutdown();
-            let wall = start.elapsed();
+            let (findings, asking) = super::ask_and_shut_down(&pool);
+            let wall = start.elapsed().saturating_sub(asking);
             bar.finish_and_clear();
-            // Read after shutdown: every worker's busy and CPU time is in.
-            let advice = advice::for_pool(pool.workload(), pool.max_workers(), &pool.stats(), wall);
-            tour.record(tally.into_measurement(model, pool.max_workers(), wall, advice))?;
+            let advice = advice::for_pool(pool.max_workers(), &pool.stats(), wall, &findings);
+            let m = tally.into_measurement(model, pool.max_workers(), wall, advice, findings);
+            tour.record(m)?;
         }
         Ok(())
     }
@@ -156,6 +159,7 @@ impl Tally {
         workers: usize,
         wall: Duration,
         advice: String,
+        findings: Vec<Advice>,
     ) -> Measurement {
         let fetched = self.pages as u64 - self.failed;
         let per_s = fetched as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE);
@@ -171,6 +175,7 @@ impl Tally {
             first_failure: self.first_failure,
             errors: None,
             advice,
+            findings,
         }
     }
 }
