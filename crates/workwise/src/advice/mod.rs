@@ -9,8 +9,10 @@
 //! [`Advice`] values with a stable [`Code`], the figures that triggered
 //! them, and the fix.
 //!
-//! - [`Pool::advice`](crate::Pool::advice), [`Queue::advice`](crate::Queue::advice)
-//!   and [`Policy::advice`](crate::Policy::advice) ask one object;
+//! - [`Pool::advice`](crate::Pool::advice), [`Queue::advice`](crate::Queue::advice),
+//!   [`Policy::advice`](crate::Policy::advice), and with their features
+//!   `aio::BlockingDetector::advice` (W03) and `process::ProcessPool::advice`
+//!   (W11) ask one object;
 //! - [`report`] asks every live pool and queue of the process;
 //! - [`LoopWatch`] asks of a plain loop that uses no pool yet whether it
 //!   waits (W02: give it `Pool::io()`) or computes (W06: `Pool::cpu()`);
