@@ -582,7 +582,7 @@ fn web_rows(rows: &[Value]) {
     // for 20 ms, twice the detector's threshold: it must name the handler,
     // and carry W03.
     let advice = web[2]["advisor"].as_str().unwrap();
-    assert!(advice.contains("`GET /user`"), "{advice}");
+    assert!(advice.contains("task 'GET /user'"), "{advice}");
     assert!(advice_codes(web[2]).contains(&"W03"), "{}", web[2]);
     // The async server blocks nowhere.
     assert!(!advice_codes(web[1]).contains(&"W03"), "{}", web[1]);

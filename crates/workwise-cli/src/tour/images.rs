@@ -213,7 +213,13 @@ fn process_row(
     let advice = processes::advice(&run, threads);
     // ProcessPool has no advisor yet (W11, large arguments copied into
     // worker processes, lands with `ProcessPool::advice`).
-    let mut m = row.into_measurement(processes::MODEL, run.workers, run.wall, advice, Vec::new());
+    let mut m = row.into_measurement(
+        processes::MODEL,
+        run.workers,
+        run.wall,
+        advice,
+        run.findings.clone(),
+    );
     m.figures.extend(run.figures());
     tour.record(m)
 }

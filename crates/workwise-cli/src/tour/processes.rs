@@ -46,6 +46,9 @@ pub(crate) struct ProcRun {
     /// From building the pool to its shutdown, less the time reading
     /// `/proc` for the memory figures.
     pub(crate) wall: Duration,
+    /// The library advisor's findings on the pool (W11: big arguments
+    /// copied into every task), read before its shutdown.
+    pub(crate) findings: Vec<workwise::advice::Advice>,
 }
 
 impl ProcRun {
@@ -92,6 +95,7 @@ pub(crate) fn timed_on_process_pool<T>(
         .map(|m| m.private_bytes)
         .collect();
     let stats = pool.stats();
+    let findings = pool.advice();
     let read_for = reading.elapsed();
     pool.shutdown();
     let wall = start.elapsed().saturating_sub(read_for);
@@ -100,6 +104,7 @@ pub(crate) fn timed_on_process_pool<T>(
         stats,
         memory,
         wall,
+        findings,
     };
     Ok((out, run))
 }
@@ -142,11 +147,16 @@ pub(crate) fn advice(run: &ProcRun, threads: Option<&ParRun>) -> String {
             }
         }
     };
+    let found = if run.findings.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", advice::said(&run.findings))
+    };
     format!(
         "{workers}, {memory}, {copies}{speed}; Rust threads compute in parallel, so for speed \
          threads are the better model (Pool::cpu()); processes pay for isolation: code that \
          may crash, abort, leak or hang (FFI, third-party decoders, untrusted input) takes \
-         down only its worker (see crash isolation)"
+         down only its worker (see crash isolation){found}"
     )
 }
 
@@ -158,6 +168,7 @@ mod tests {
         ProcRun {
             workers: 2,
             stats: ProcessStats::default(),
+            findings: Vec::new(),
             memory: vec![2_000_000, 4_000_000],
             wall: Duration::from_millis(wall_ms),
         }

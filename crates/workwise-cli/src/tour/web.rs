@@ -66,7 +66,7 @@ use indicatif::ProgressBar;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
-use workwise::advice::{Advice, Code, Figure as AdviceFigure};
+use workwise::advice::Advice;
 use workwise::aio::{self, BlockingDetector, BlockingReport, TaskGroup};
 
 use super::advice::{human, said};
@@ -177,7 +177,7 @@ impl Scenario for WebServer {
         let detector = BlockingDetector::new();
         let asynchronous = run_row(tour, &load, plan, Model::Async(detector.clone()))?;
         let caught = detector.take_reports();
-        let findings = blocking_findings(&caught, asynchronous.requests, detector.threshold());
+        let findings = blocking_findings(&detector, asynchronous.requests);
         let advice = advice_async(&asynchronous, &threads, &caught, &findings);
         tour.record(asynchronous.measurement("async", advice, findings))?;
 
@@ -185,14 +185,15 @@ impl Scenario for WebServer {
             requests: 1,
             ..plan
         };
+        // A detector of its own, so that its findings are this row's only.
+        let detector = BlockingDetector::new();
         let blocking = run_row(
             tour,
             &load,
             blocking_plan,
             Model::Blocking(detector.clone()),
         )?;
-        let caught = detector.take_reports();
-        let findings = blocking_findings(&caught, blocking.requests, detector.threshold());
+        let findings = blocking_findings(&detector, blocking.requests);
         let advice = advice_blocking(&blocking, &asynchronous, &findings);
         tour.record(blocking.measurement("async + blocking call", advice, findings))
     }
@@ -858,49 +859,21 @@ fn advice_blocking(r: &Row, asynchronous: &Row, findings: &[Advice]) -> String {
     }
 }
 
-/// One request in this many caught blocking makes a handler W03: on a busy
-/// machine a runtime thread preempted in the middle of a poll reads as a
-/// long poll now and then, which is no blocking call.
+/// One request in this many caught blocking keeps a handler's W03: on a
+/// busy machine a runtime thread preempted in the middle of a poll reads as
+/// a long poll now and then, and a row of 10,000 requests can see a few.
 const BLOCKED_ONE_IN: u64 = 10;
 
-/// The advisor's W03 findings for an async row of `requests` requests: one
-/// per handler that the detector caught holding its runtime thread in at
-/// least one request in ten.
-///
-/// Derived here from the detector's reports, which name the task; the
-/// library's `BlockingDetector::advice()` is to give the same finding, and
-/// will replace this when it lands.
-fn blocking_findings(caught: &[BlockingReport], requests: u64, threshold: Duration) -> Vec<Advice> {
-    let mut by_task: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
-    for c in caught {
-        by_task.entry(&c.task).or_default().push(c.duration);
-    }
-    by_task
+/// The library's W03 findings for an async row of `requests` requests
+/// (`BlockingDetector::advice`), kept for the handlers caught in at least
+/// one request in ten.
+fn blocking_findings(detector: &BlockingDetector, requests: u64) -> Vec<Advice> {
+    detector
+        .advice()
         .into_iter()
-        .filter(|(_, polls)| polls.len() as u64 * BLOCKED_ONE_IN >= requests.max(1))
-        .map(|(task, mut polls)| {
-            polls.sort_unstable();
-            let median = percentile(&polls, 0.5);
-            Advice::new(
-                Code::W03,
-                format!("task '{task}'"),
-                format!(
-                    "a blocking call in an async task: handler `{task}` held its runtime \
-                     thread {} time(s) for {} each (median; threshold {}), stalling every \
-                     task on that thread",
-                    polls.len(),
-                    ms(median),
-                    ms(threshold)
-                ),
-                vec![
-                    AdviceFigure::new("blocked_polls", polls.len() as f64, ""),
-                    AdviceFigure::new("requests", requests as f64, ""),
-                    AdviceFigure::new("median_poll", median.as_secs_f64() * 1e3, "ms"),
-                    AdviceFigure::new("threshold", threshold.as_secs_f64() * 1e3, "ms"),
-                ],
-                "await tokio::time::sleep instead of std::thread::sleep, and move blocking \
-                 calls and long computations to aio::run_blocking(&pool, ..)",
-            )
+        .filter(|a| {
+            let caught = a.figure("blocked_polls").unwrap_or(0.0) as u64;
+            caught * BLOCKED_ONE_IN >= requests.max(1)
         })
         .collect()
 }
@@ -908,6 +881,7 @@ fn blocking_findings(caught: &[BlockingReport], requests: u64, threshold: Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use workwise::advice::Code;
 
     #[test]
     fn parses_heads_routes_and_lengths() {
@@ -938,18 +912,16 @@ mod tests {
             }
             detector.watch("GET /ping", async {}).await;
         });
-        let caught = detector.take_reports();
-        assert_eq!(caught.len(), 3, "{caught:?}");
-        let found = blocking_findings(&caught, 30, detector.threshold());
+        let found = blocking_findings(&detector, 30);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].code, Code::W03);
         assert_eq!(found[0].source, "task 'GET /user'");
-        assert!(found[0].summary.contains("`GET /user`"), "{}", found[0]);
+        assert!(found[0].summary.contains("GET /user"), "{}", found[0]);
         assert_eq!(found[0].figure("blocked_polls"), Some(3.0));
         assert!(found[0].fix.contains("aio::run_blocking"), "{}", found[0]);
         // Three long polls in 31 requests: a busy machine, not a blocking call.
-        assert!(blocking_findings(&caught, 31, detector.threshold()).is_empty());
-        assert!(blocking_findings(&[], 0, detector.threshold()).is_empty());
+        assert!(blocking_findings(&detector, 31).is_empty());
+        assert!(blocking_findings(&BlockingDetector::new(), 0).is_empty());
     }
 
     #[test]

@@ -253,8 +253,8 @@ pub(crate) fn check(facts: &PoolFacts<'_>, s: &PoolStats) -> Vec<Advice> {
             Code::W09,
             &source,
             format!(
-                "concurrency that does not pay: {ran} tasks ran one at a time (each submitted \
-                 after the previous one finished), so the pool only added its cost"
+                "concurrency that does not pay: {ran} tasks never ran two at a time (each \
+                 finished before the next one started), so the pool only added its cost"
             ),
             vec![
                 Figure::new("tasks", ran as f64, ""),

@@ -138,7 +138,22 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// A task caught this many times is blocking, whatever each poll took.
+const W03_MIN_CATCHES: u64 = 3;
+/// A task caught fewer times is blocking only if one poll took at least
+/// this long (and four times the threshold): on a busy machine a runtime
+/// thread preempted in the middle of a poll reads as one long poll now and
+/// then, which is no blocking call.
+const W03_ONE_LONG_POLL: Duration = Duration::from_millis(100);
+
 impl Tally {
+    /// Whether the catches say the task blocks, rather than that its
+    /// thread was once preempted.
+    fn is_blocking(&self, threshold: Duration) -> bool {
+        self.polls >= W03_MIN_CATCHES
+            || self.longest >= W03_ONE_LONG_POLL.max(threshold.saturating_mul(4))
+    }
+
     /// The W03 finding about this task.
     fn finding(&self, threshold: Duration) -> Advice {
         Advice::new(
@@ -172,6 +187,7 @@ impl Inner {
         caught
             .tasks
             .iter()
+            .filter(|t| t.is_blocking(self.threshold))
             .map(|t| t.finding(self.threshold))
             .collect()
     }
@@ -464,7 +480,7 @@ impl BlockingDetector {
         // The advisor's finding goes out when first found (after the lock).
         #[cfg(feature = "tracing")]
         let finding = tally
-            .filter(|_| advice::emission_on())
+            .filter(|t| advice::emission_on() && t.is_blocking(self.inner.threshold))
             .map(|t| t.finding(self.inner.threshold));
         #[cfg(not(feature = "tracing"))]
         let _ = tally;
