@@ -125,7 +125,7 @@
 //!    0.025358319s  INFO fetch-3 task{pool=fetch id=4 name="GET /d"}: logging: fetched bytes=200
 //!    0.025478092s  INFO fetch-1 task{pool=fetch id=2 name="GET /b"}: logging: fetched bytes=200
 //!    0.025573219s  INFO    main logging: all fetched total=800
-//!    0.028601282s  WARN    main workwise::advice: W09 warning [pool 'chain'] concurrency that does not pay: 10 tasks ran one at a time (each submitted after the previous one finished), so the pool only added its cost (tasks=10, peak_running=1, max_workers=4); fix: submit them all before waiting (or use map / par_map); if each needs the one before, run them in a plain loop code="W09" source=pool 'chain'
+//!    0.028601282s  WARN    main workwise::advice: W09 warning [pool 'chain'] concurrency that does not pay: 10 tasks never ran two at a time (each finished before the next one started), so the pool only added its cost (tasks=10, peak_running=1, max_workers=4); fix: submit them all before waiting (or use map / par_map); if each needs the one before, run them in a plain loop code="W09" source=pool 'chain'
 //! ```
 //!
 //! Each line names its thread (`fetch-2`) and its task (`GET /c`): lines

@@ -16,7 +16,7 @@
 //! is one line:
 //!
 //! ```text
-//! W09 warning [pool 'script'] concurrency that does not pay: 20 tasks ran one at a time (each submitted after the previous one finished), so the pool only added its cost (tasks=20, peak_running=1, max_workers=8); fix: submit them all before waiting (or use map / par_map); if each needs the one before, run them in a plain loop
+//! W09 warning [pool 'script'] concurrency that does not pay: 20 tasks never ran two at a time (each finished before the next one started), so the pool only added its cost (tasks=20, peak_running=1, max_workers=8); fix: submit them all before waiting (or use map / par_map); if each needs the one before, run them in a plain loop
 //! ```
 //!
 //! # The figures the pool rules read
