@@ -111,7 +111,7 @@ pub use pool::{
 };
 pub use queue::{
     ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
-    TryPutError,
+    QueueStats, TryPutError,
 };
 pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
 pub use workload::{available_cores, Workload};

@@ -53,7 +53,6 @@ mod registry;
 use std::fmt;
 
 pub use registry::report;
-#[allow(unused_imports)] // used by the pool and queue rules as they land
 pub(crate) use registry::{emit, watch, Emitted, Watched};
 
 /// A rule's stable code; scripts may match on its text (`"W01"`).
