@@ -842,3 +842,33 @@ fn no_w07_for_a_bounded_queue_whose_consumer_keeps_up() {
     assert!(!has_w07(&advice), "{advice:?} with {stats:?}");
     assert_eq!((stats.puts, stats.gets), (400, 400));
 }
+
+#[test]
+fn stats_stay_exact_across_threads_that_come_and_go() {
+    within_deadline(|| {
+        let q = Queue::unbounded();
+        for _round in 0..4 {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let q = q.clone();
+                    thread::spawn(move || {
+                        for i in 0..50_000u64 {
+                            q.put(i).unwrap();
+                            if i % 2 == 0 {
+                                drop(q.get().unwrap());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+        let s = q.stats();
+        assert_eq!(
+            (s.puts, s.gets, s.done, s.len),
+            (800_000, 400_000, 400_000, 400_000)
+        );
+    });
+}
