@@ -139,6 +139,7 @@ impl<T> Clone for Queue<T> {
 impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
+            .field("name", &self.name())
             .field("len", &self.len())
             .field("capacity", &self.capacity())
             .field("unfinished", &self.unfinished())
@@ -657,8 +658,7 @@ impl<T> Queue<T> {
     /// assert!(q.put_timeout(2, Duration::from_millis(1)).is_err());
     /// let stats = q.stats();
     /// assert_eq!((stats.puts, stats.blocked_puts), (1, 1));
-    /// assert!(stats.put_blocked >= Duration::from_millis(1));
-    /// assert!(stats.since >= stats.put_blocked);
+    /// assert!(stats.put_blocked > Duration::ZERO && stats.put_blocked <= stats.since);
     /// # Ok::<(), workwise::QueueError>(())
     /// ```
     ///
@@ -668,8 +668,9 @@ impl<T> Queue<T> {
     /// line of the calling thread's own, and a put one relaxed load of the
     /// peak (rule 8): 7 instructions on a put and get of 243 (cachegrind).
     /// A put that finds the queue full reads the clock twice. The bench
-    /// rows `queue.*` run with the figures on. Reading them sums one cache
-    /// line per thread that has used the queue.
+    /// rows `queue.*` run with the figures on. Reading them sums 16 cache
+    /// lines, and one more per thread beyond the first 16 of the process
+    /// that has used the queue.
     pub fn stats(&self) -> QueueStats {
         let mut stats = self.inner.figures.stats();
         // Read after the puts: a put counts itself unfinished before it is
