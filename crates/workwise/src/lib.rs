@@ -68,8 +68,9 @@
 //! Threads share memory: tasks borrow (with [`Pool::scope`]) or move data,
 //! nothing is copied to workers as it is to worker processes. Each thread
 //! costs its stack (set with [`PoolBuilder::stack_size`]), which is why pools
-//! are bounded ([`MAX_THREADS`]) and queues have capacities: an unbounded
-//! queue records its [`peak length`](Queue::peak_len) so growth can be seen.
+//! are bounded ([`MAX_THREADS`]) and queues have capacities: a queue records
+//! its [`peak length`](Queue::peak_len) and [`figures`](Queue::stats), and
+//! [`Queue::advice`] says when an unbounded one keeps growing.
 //!
 //! ## Debugging: names, logs and spans
 //!
@@ -173,7 +174,7 @@ pub use pool::{
 };
 pub use queue::{
     ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
-    TryPutError,
+    QueueStats, TryPutError,
 };
 pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
 pub use workload::{available_cores, Workload};

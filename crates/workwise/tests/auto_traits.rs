@@ -21,6 +21,7 @@ fn public_types_are_send_and_sync() {
     send_sync::<Queue<u32>>();
     send_sync::<Item<'static, u32>>();
     send_sync::<ConsumerReport>();
+    send_sync::<QueueStats>();
     send_sync::<GetError>();
     send_sync::<QueueError>();
     send_sync::<JoinTimeoutError>();

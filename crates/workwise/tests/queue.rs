@@ -590,3 +590,285 @@ async fn dropped_get_futures_lose_nothing() {
     assert_eq!(count, N);
     assert_eq!(sum, N * (N + 1) / 2);
 }
+
+#[test]
+fn a_bounded_queue_records_its_peak_length_too() {
+    let q = Queue::bounded(8).unwrap();
+    for i in 0..5 {
+        q.put(i).unwrap();
+    }
+    for _ in 0..3 {
+        drop(q.get().unwrap());
+    }
+    q.put(0).unwrap();
+    assert_eq!((q.len(), q.peak_len()), (3, 5));
+    for i in 0..5 {
+        q.put(i).unwrap();
+    }
+    drop(q.get().unwrap());
+    assert_eq!((q.len(), q.peak_len()), (7, 8));
+}
+
+/// Waits until `cond` holds, failing after 30 s.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within 30 s: {what}"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn has_w07(advice: &[workwise::advice::Advice]) -> bool {
+    advice.iter().any(|a| a.code == workwise::advice::Code::W07)
+}
+
+#[test]
+fn stats_count_puts_gets_done_and_requeues_exactly() {
+    within_deadline(|| {
+        let q = Queue::bounded(16).unwrap();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || while q.get().is_ok() {})
+            })
+            .collect();
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || {
+                    for i in 0..5_000u64 {
+                        q.put(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        q.join();
+        q.close();
+        for c in consumers {
+            c.join().unwrap();
+        }
+        let s = q.stats();
+        assert_eq!((s.puts, s.gets, s.done, s.len), (10_000, 10_000, 10_000, 0));
+        assert!((1..=16).contains(&s.peak_len), "{s:?}");
+        assert_eq!(s.capacity, Some(16));
+
+        // Refused puts are not counted; a requeued item is taken twice and
+        // done once.
+        let q = Queue::bounded(2).unwrap();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        assert!(q.try_put(3).is_err());
+        q.get().unwrap().requeue().unwrap();
+        let s = q.stats();
+        assert_eq!((s.puts, s.gets, s.done, s.requeued, s.len), (2, 1, 0, 1, 2));
+        drop(q.get().unwrap());
+        drop(q.get().unwrap());
+        let s = q.stats();
+        assert_eq!((s.puts, s.gets, s.done, s.len, s.peak_len), (2, 3, 2, 0, 2));
+        assert_eq!(s.blocked_puts, 0, "try_put never waits");
+    });
+}
+
+#[test]
+fn stats_count_a_put_that_waited_for_room_and_its_wait() {
+    within_deadline(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put(0).unwrap();
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || q.put(1).unwrap())
+        };
+        // `peak_blocked` counts the put as soon as it waits.
+        wait_until("the put waits", || q.stats().peak_blocked == 1);
+        assert_eq!(q.stats().blocked_puts, 0, "counted when the wait ends");
+        drop(q.get().unwrap());
+        producer.join().unwrap();
+        let s = q.stats();
+        assert_eq!((s.puts, s.blocked_puts, s.peak_len), (2, 1, 1));
+        assert!(
+            s.put_blocked > Duration::ZERO && s.put_blocked <= s.since,
+            "{s:?}"
+        );
+        assert!(
+            q.put_timeout(2, Duration::from_millis(1)).is_err(),
+            "the queue is full again"
+        );
+        assert_eq!(q.stats().blocked_puts, 2, "a put that timed out waited too");
+    });
+}
+
+#[test]
+fn w07_an_unbounded_queue_that_its_consumer_cannot_keep_up_with() {
+    within_deadline(|| {
+        let q = Queue::unbounded().named("outrun");
+        let stop = Arc::new(AtomicBool::new(false));
+        let producer = {
+            let (q, stop) = (q.clone(), stop.clone());
+            thread::spawn(move || {
+                for i in 0..200_000u64 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    q.put(i).unwrap();
+                    thread::sleep(Duration::from_micros(20));
+                }
+            })
+        };
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                while let Ok(item) = q.get() {
+                    thread::sleep(Duration::from_millis(2));
+                    drop(item);
+                }
+            })
+        };
+        wait_until("W07 on the growing queue", || has_w07(&q.advice()));
+        let found = q
+            .advice()
+            .into_iter()
+            .find(|a| a.source == "queue 'outrun'");
+        let found = found.expect("W07 names the queue");
+        assert!(found.fix.contains("Queue::bounded"), "{found}");
+        assert!(found.figure("len").unwrap() >= 1_000.0, "{found}");
+        assert!(
+            workwise::advice::report()
+                .iter()
+                .any(|a| a.code == workwise::advice::Code::W07 && a.source == "queue 'outrun'"),
+            "the advisor's report asks every live queue"
+        );
+        stop.store(true, Ordering::Relaxed);
+        producer.join().unwrap();
+        q.close();
+        consumer.join().unwrap();
+    });
+}
+
+#[test]
+fn no_w07_for_an_unbounded_queue_whose_consumer_keeps_up() {
+    within_deadline(|| {
+        let q = Queue::unbounded().named("kept-up");
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || while q.get().is_ok() {})
+        };
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for i in 0..5_000u64 {
+                    q.put(i).unwrap();
+                    thread::sleep(Duration::from_micros(20));
+                }
+            })
+        };
+        // Asked all along the run, not only once it is over.
+        while !producer.is_finished() {
+            let advice = q.advice();
+            assert!(!has_w07(&advice), "{advice:?} with {:?}", q.stats());
+            thread::sleep(Duration::from_millis(1));
+        }
+        producer.join().unwrap();
+        q.join();
+        assert!(!has_w07(&q.advice()));
+        assert_eq!(q.stats().puts, 5_000);
+        q.close();
+        consumer.join().unwrap();
+    });
+}
+
+/// Two producers put `items` each into a queue of capacity 4 as fast as
+/// they can while one consumer handles each item in `per_item`; the queue's
+/// figures and findings once every item is done.
+fn two_producers_one_consumer(
+    items: u64,
+    producer_work: Duration,
+    per_item: Duration,
+) -> (workwise::QueueStats, Vec<workwise::advice::Advice>) {
+    within_deadline(move || {
+        let q = Queue::bounded(4).unwrap().named("two-to-one");
+        let consumer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                while let Ok(item) = q.get() {
+                    thread::sleep(per_item);
+                    drop(item);
+                }
+            })
+        };
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || {
+                    for i in 0..items {
+                        if !producer_work.is_zero() {
+                            thread::sleep(producer_work);
+                        }
+                        q.put(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        q.join();
+        let found = (q.stats(), q.advice());
+        q.close();
+        consumer.join().unwrap();
+        found
+    })
+}
+
+#[test]
+fn w07_a_bounded_queue_whose_producers_wait_on_a_slow_consumer() {
+    let (stats, advice) = two_producers_one_consumer(50, Duration::ZERO, Duration::from_millis(2));
+    assert!(has_w07(&advice), "{stats:?}");
+    let a = &advice[0];
+    assert_eq!(a.source, "queue 'two-to-one'");
+    assert!(a.fix.contains("add consumers"), "{a}");
+    assert!(stats.blocked_puts > 0 && stats.peak_len == 4, "{stats:?}");
+}
+
+#[test]
+fn no_w07_for_a_bounded_queue_whose_consumer_keeps_up() {
+    let (stats, advice) =
+        two_producers_one_consumer(200, Duration::from_micros(100), Duration::ZERO);
+    assert!(!has_w07(&advice), "{advice:?} with {stats:?}");
+    assert_eq!((stats.puts, stats.gets), (400, 400));
+}
+
+#[test]
+fn stats_stay_exact_across_threads_that_come_and_go() {
+    within_deadline(|| {
+        let q = Queue::unbounded();
+        for _round in 0..4 {
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let q = q.clone();
+                    thread::spawn(move || {
+                        for i in 0..50_000u64 {
+                            q.put(i).unwrap();
+                            if i % 2 == 0 {
+                                drop(q.get().unwrap());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+        let s = q.stats();
+        assert_eq!(
+            (s.puts, s.gets, s.done, s.len),
+            (800_000, 400_000, 400_000, 400_000)
+        );
+    });
+}
