@@ -19,7 +19,8 @@
 //! - with the feature `tracing`, each finding is also emitted once per pool
 //!   at WARN with target `workwise::advice` when it is first found, and when
 //!   a pool shuts down; `WORKWISE_ADVICE=off` turns the emission off (the
-//!   methods still answer).
+//!   methods still answer), and `WORKWISE_ADVICE=stderr` writes each finding
+//!   as one line on standard error instead, with or without the feature.
 //!
 //! The [`rules`] page is the reference: each code, the figures it reads and
 //! its thresholds, and a wrong and a right use of each.
@@ -66,7 +67,7 @@ pub use loops::{LoopFigures, LoopWatch};
 #[cfg(feature = "tracing")]
 pub(crate) use registry::emission_on;
 pub use registry::report;
-pub(crate) use registry::{emit, watch, Emitted, Watched};
+pub(crate) use registry::{emission_wanted, emit, watch, Emitted, Watched};
 
 /// A rule's stable code; scripts may match on its text (`"W01"`).
 ///

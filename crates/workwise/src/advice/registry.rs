@@ -52,38 +52,72 @@ pub fn report() -> Vec<Advice> {
     out
 }
 
-/// Whether findings go out through `tracing`: not when `WORKWISE_ADVICE`
-/// is `off` (or `0`, `false`), read once.
-pub(crate) fn emission_on() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        !matches!(
-            std::env::var("WORKWISE_ADVICE").as_deref(),
-            Ok("off" | "OFF" | "0" | "false")
-        )
+/// Where findings go as they are found, from `WORKWISE_ADVICE`, read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Emission {
+    /// `off` (or `0`, `false`): nowhere; the methods still answer.
+    Off,
+    /// Unset (or anything else): through `tracing` at WARN (feature
+    /// `tracing`; without it, nowhere).
+    Tracing,
+    /// `stderr`: one line each on standard error, with or without the
+    /// feature; what CI uses to check that the examples raise no advice.
+    Stderr,
+}
+
+fn emission() -> Emission {
+    static MODE: OnceLock<Emission> = OnceLock::new();
+    *MODE.get_or_init(|| match std::env::var("WORKWISE_ADVICE").as_deref() {
+        Ok("off" | "OFF" | "0" | "false") => Emission::Off,
+        Ok("stderr") => Emission::Stderr,
+        _ => Emission::Tracing,
     })
+}
+
+/// Whether findings go out at all: not when `WORKWISE_ADVICE` is `off`
+/// (or `0`, `false`).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn emission_on() -> bool {
+    emission() != Emission::Off
+}
+
+/// Whether a finding found now would go anywhere: worth computing the
+/// findings for (at a pool's shutdown, say).
+pub(crate) fn emission_wanted() -> bool {
+    match emission() {
+        Emission::Off => false,
+        Emission::Tracing => cfg!(feature = "tracing"),
+        Emission::Stderr => true,
+    }
 }
 
 /// Which codes an object has emitted already: one bit per code.
 #[derive(Debug, Default)]
 pub(crate) struct Emitted(AtomicU32);
 
-/// Emits each finding in `advice` that `emitted` has not seen yet, at WARN
-/// with target `workwise::advice` (feature `tracing`); without the feature,
-/// or with `WORKWISE_ADVICE=off`, only marks them seen.
+/// Emits each finding in `advice` that `emitted` has not seen yet: at WARN
+/// with target `workwise::advice` (feature `tracing`), or on standard error
+/// with `WORKWISE_ADVICE=stderr`; with `WORKWISE_ADVICE=off`, or without
+/// the feature, it only marks them seen.
 pub(crate) fn emit(emitted: &Emitted, advice: &[Advice]) {
     for a in advice {
         let bit = 1u32 << (a.code as u32);
-        if emitted.0.fetch_or(bit, Relaxed) & bit != 0 || !emission_on() {
+        if emitted.0.fetch_or(bit, Relaxed) & bit != 0 {
             continue;
         }
-        #[cfg(feature = "tracing")]
-        tracing::warn!(
-            target: "workwise::advice",
-            code = a.code.as_str(),
-            source = %a.source,
-            "{a}"
-        );
+        match emission() {
+            Emission::Off => {}
+            Emission::Stderr => eprintln!("workwise::advice: {a}"),
+            Emission::Tracing => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    target: "workwise::advice",
+                    code = a.code.as_str(),
+                    source = %a.source,
+                    "{a}"
+                );
+            }
+        }
     }
 }
 

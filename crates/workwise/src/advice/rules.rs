@@ -592,8 +592,10 @@
 //!   never more than one task ran at once. **Figures**: `tasks`,
 //!   `peak_running`, `max_workers`.
 //! - **a run too small**: after 8 tasks, when all of them together were
-//!   busy less than 1 ms and less than the task cost times the number of
-//!   tasks. **Figures**: `tasks`, `busy`, `task_cost`.
+//!   busy less than 1 ms: spread over any number of threads, that work
+//!   could save less than a millisecond, and each task pays a hand-off (and
+//!   on an idle pool a wake-up). **Figures**: `tasks`, `busy`, and
+//!   `task_cost` once measured.
 //!
 //! **The guide's pitfall**: its list of times not to use concurrency:
 //! steps that depend on the one before, small inputs, simple and fast

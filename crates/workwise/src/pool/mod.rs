@@ -382,11 +382,11 @@ impl Pool {
         self.emit_advice();
     }
 
-    /// With the feature `tracing`, emits the advisor's findings that were
-    /// not emitted yet, now that the pool's figures are final.
+    /// Emits the advisor's findings that were not emitted yet, now that the
+    /// pool's figures are final (feature `tracing`, or
+    /// `WORKWISE_ADVICE=stderr`).
     fn emit_advice(&self) {
-        #[cfg(feature = "tracing")]
-        if crate::advice::emission_on() {
+        if crate::advice::emission_wanted() {
             crate::advice::emit(&self.registry.emitted, &self.registry.advice());
         }
     }
