@@ -515,3 +515,23 @@ fn a_site_whose_items_turn_cheap_goes_back_inline_after_one_parallel_run() {
         "cheap calls after slow ones: {inline} inline, {parallel} parallel"
     );
 }
+
+#[test]
+fn every_chunk_is_counted_when_par_map_returns() {
+    // Each chunk's count, time and running mark land before the chunk's
+    // result is handed back, so the figures are whole the moment
+    // `par_map` returns (they once trailed its last chunk).
+    for round in 0..20 {
+        let pool = Pool::cpu().build().unwrap();
+        let items: Vec<u64> = (0..256).collect();
+        let out = pool
+            .par_map(&items, |&x| spin(Duration::from_micros(200)) % 2 + x)
+            .unwrap();
+        assert_eq!(out.len(), 256);
+        let s = pool.stats();
+        assert!(s.parallel_runs >= 1, "round {round}: {s:?}");
+        assert_eq!(s.completed, s.task_times.count(), "round {round}: {s:?}");
+        assert_eq!(s.running, 0, "round {round}: {s:?}");
+        assert!(s.busy >= Duration::from_millis(20), "round {round}: {s:?}");
+    }
+}

@@ -31,6 +31,10 @@ const IDLE_CAPACITY_MIN: usize = 64;
 /// cost per task the median task must reach.
 const TINY_MIN_TASKS: u64 = 64;
 const TINY_TIMES_COST: u32 = 10;
+/// W05: the most a task round trip is taken to cost. A cold one (a worker
+/// woken from its sleep) is 30-60 µs on these VMs; a probe that took longer
+/// was preempted on a busy machine, and would make real work look tiny.
+const MAX_TASK_COST: Duration = Duration::from_micros(100);
 /// W09: tasks seen before the rule speaks.
 const SERIAL_MIN_TASKS: u64 = 8;
 /// W09: a whole run's work under this is too small to be worth a pool: it
@@ -162,6 +166,7 @@ pub(crate) fn check(facts: &PoolFacts<'_>, s: &PoolStats) -> Vec<Advice> {
     // W05: tasks smaller than ten times what the pool costs per task.
     let use_rules = !facts.serves_calls;
     if let (true, Some(cost), Some(median)) = (use_rules, s.task_cost, median) {
+        let cost = cost.min(MAX_TASK_COST);
         if ran >= TINY_MIN_TASKS && median < cost * TINY_TIMES_COST {
             let per_batch = (cost * TINY_TIMES_COST).as_nanos() / median.as_nanos().max(1);
             out.push(Advice::new(

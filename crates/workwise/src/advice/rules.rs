@@ -373,7 +373,8 @@
 //!
 //! **Reads**: the median task time and the measured task cost. **Speaks**
 //! after 64 tasks when the median task took less than 10 times the task
-//! cost. **Figures**: `median_task`, `task_cost`, `tasks` (in µs); the fix
+//! cost, the cost taken as at most 100 µs (a cold round trip is 30-60 µs
+//! here; a slower probe was preempted). **Figures**: `median_task`, `task_cost`, `tasks` (in µs); the fix
 //! suggests a batch size, about ten task costs' worth of items.
 //!
 //! **The guide's pitfall**: its tip to batch work instead of submitting one

@@ -544,7 +544,8 @@ impl Registry {
     /// task now and keeps the most. Once per 2 ms of a worker's time, so a
     /// lock and a look at each worker's line cost nothing per task.
     pub(crate) fn observe_running(&self) {
-        let now = lock(&self.worker_stats)
+        // The others running now, and the caller, whose task is about to.
+        let now = 1 + lock(&self.worker_stats)
             .iter()
             .filter(|w| w.is_running())
             .count();

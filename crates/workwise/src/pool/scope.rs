@@ -55,7 +55,12 @@ impl<F> Guarded<F> {
     {
         let Guarded { f, release } = self;
         let out = f();
-        drop(release);
+        // On a worker, the count goes once the task's figures are in, so
+        // the scope ends with every figure of its tasks counted; elsewhere
+        // (a task run by a waiting thread), at once.
+        if let Err(release) = super::worker::hold_until_counted(Box::new(release)) {
+            drop(release);
+        }
         out
     }
 }

@@ -360,6 +360,9 @@ struct WorkerCounters {
     sampled_delay_ns: AtomicU64,
     /// When the last timed outermost job ended, in ns since the epoch.
     last_end_ns: AtomicU64,
+    /// The outermost job's start (ns since the epoch, plus one) until its
+    /// task begins (`began`); 0 otherwise.
+    pending_start: AtomicU64,
 }
 
 /// A worker samples one task start in every this much of its time: reads
@@ -417,7 +420,10 @@ impl WorkerStats {
     pub(crate) fn begin_outer(&self, start: std::time::Instant, queued: Option<Duration>) -> bool {
         let c = &self.inner;
         let since = nanos(start.saturating_duration_since(self.epoch));
-        c.running_since
+        // Published as running only when the job turns out to be a task
+        // that starts (`began`): a stale queue entry of a task that ran
+        // elsewhere never shows as running.
+        c.pending_start
             .store(since.saturating_add(1), Ordering::Relaxed);
         c.pending_queue_wait_ns
             .store(queued.map_or(0, nanos), Ordering::Relaxed);
@@ -473,6 +479,21 @@ impl WorkerStats {
         c.running_since.store(0, Ordering::Relaxed);
     }
 
+    /// The task the outermost job holds has started its closure: it shows
+    /// as running from the job's start. Called by the task cell when it
+    /// wins the start.
+    pub(crate) fn began(&self) {
+        let c = &self.inner;
+        if c.depth.load(Ordering::Relaxed) != 1 {
+            return;
+        }
+        let pending = c.pending_start.load(Ordering::Relaxed);
+        if pending != 0 {
+            c.running_since.store(pending, Ordering::Relaxed);
+            c.pending_start.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// The worker's nesting depth, as it changes.
     pub(crate) fn set_depth(&self, depth: u64) {
         self.inner.depth.store(depth, Ordering::Relaxed);
@@ -482,6 +503,7 @@ impl WorkerStats {
     /// `completed` or `panicked` (skipped, or run elsewhere).
     pub(crate) fn outer_left(&self) {
         self.inner.running_since.store(0, Ordering::Relaxed);
+        self.inner.pending_start.store(0, Ordering::Relaxed);
     }
     pub(crate) fn cancelled(&self) {
         bump(&self.inner.cancelled, 1);

@@ -372,6 +372,7 @@ where
             match std::mem::replace(&mut slot.stage, Stage::Running) {
                 Stage::Pending(f) => {
                     slot.started = true;
+                    stats.began();
                     f
                 }
                 other => {

@@ -1,6 +1,7 @@
 //! A worker thread: its loop, its thread-local context, and how it runs a
 //! job (timing it, and catching whatever user code raises: rule 12).
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -57,6 +58,21 @@ pub(crate) fn push_local(job: JobRef) -> Option<JobRef> {
     )
 }
 
+/// Holds `value` until the job running on this worker thread has been
+/// counted in the pool's statistics, then drops it; hands it back when the
+/// calling thread is not a worker running a job. A scoped task holds its
+/// scope's count this way, so that `scope` (and `par_map`) returns only
+/// once every chunk's figures are in.
+pub(crate) fn hold_until_counted(value: Box<dyn Any>) -> Result<(), Box<dyn Any>> {
+    CURRENT.with(|c| match c.borrow().as_ref() {
+        Some(ctx) if ctx.depth.get() > 0 => {
+            ctx.held.borrow_mut().push(value);
+            Ok(())
+        }
+        _ => Err(value),
+    })
+}
+
 /// A worker thread's own state, reachable from its thread-local.
 pub(crate) struct WorkerCtx {
     pub(crate) registry: Arc<Registry>,
@@ -69,6 +85,9 @@ pub(crate) struct WorkerCtx {
     depth: Cell<u32>,
     cpu_mark: Cell<Option<Duration>>,
     last_flush: Cell<Instant>,
+    /// Values a job's closure left to drop once the job is counted (see
+    /// `hold_until_counted`).
+    held: RefCell<Vec<Box<dyn Any>>>,
 }
 
 impl WorkerCtx {
@@ -175,6 +194,11 @@ impl WorkerCtx {
             });
         self.depth.set(depth);
         self.stats.set_depth(u64::from(depth));
+        // The job is counted now: what its closure held for that goes.
+        let held = std::mem::take(&mut *self.held.borrow_mut());
+        if !held.is_empty() {
+            drop_quietly(held);
+        }
         if outcome == Outcome::Skipped {
             self.stats.cancelled();
         }
@@ -227,6 +251,7 @@ pub(crate) fn worker_main(
         depth: Cell::new(0),
         cpu_mark: Cell::new(thread_cpu_time()),
         last_flush: Cell::new(Instant::now()),
+        held: RefCell::new(Vec::new()),
     });
     CURRENT.with(|c| *c.borrow_mut() = Some(ctx.clone()));
     ctx.stats.locate_thread();
