@@ -282,3 +282,18 @@ fn figures_are_current_when_a_short_run_ends() {
     assert_eq!(s.task_times.count(), 8);
     assert_eq!(s.running, 0);
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_finding_serializes_with_its_code_as_text() {
+    let a = workwise::advice::Advice::new(
+        Code::W05,
+        "pool 'p'",
+        "tiny",
+        vec![workwise::advice::Figure::new("tasks", 64.0, "")],
+        "batch",
+    );
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(json.contains("\"code\":\"W05\""), "{json}");
+    assert!(json.contains("\"severity\":\"Warning\""), "{json}");
+}
