@@ -69,6 +69,25 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// becomes stricter.
     fn now(&self) -> Duration;
 
+    /// [`now`](Self::now) in whole nanoseconds, `u64::MAX` from about 584
+    /// years on: what the rate limiter reads. A clock that counts
+    /// nanoseconds itself can give them without building a `Duration`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_micros(3));
+    /// assert_eq!(clock.now_nanos(), 3_000);
+    /// ```
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Blocks the calling thread until `now() >= at`.
     fn sleep_until(&self, at: Duration);
 
@@ -184,6 +203,15 @@ impl Clock for RealClock {
             return counter.now();
         }
         self.origin.elapsed()
+    }
+
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        #[cfg(feature = "tsc")]
+        if let Some(counter) = &self.counter {
+            return counter.now_nanos();
+        }
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn sleep_until(&self, at: Duration) {

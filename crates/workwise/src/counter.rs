@@ -64,7 +64,13 @@ impl Counter {
     /// future.
     #[inline]
     pub(crate) fn now(&self) -> Duration {
-        Duration::from_nanos(self.clock.delta_as_nanos(self.origin, self.clock.raw()))
+        Duration::from_nanos(self.now_nanos())
+    }
+
+    /// [`now`](Self::now) in nanoseconds.
+    #[inline]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        self.clock.delta_as_nanos(self.origin, self.clock.raw())
     }
 }
 

@@ -206,11 +206,13 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// One clock read, one load and one compare-and-swap (again only if
     /// another thread changed the limiter in between). The clock read is
-    /// most of it: on the default [`RealClock`] reading the CPU's counter (as here) about
-    /// 20-24 ns a call on one thread, 0.87-0.97× governor on its default
-    /// quanta clock and about a third of governor on `Instant`; reading
-    /// `Instant` (about 30 ns; [`RealClock::os`]) it was
-    /// 2.1-2.3× governor-on-quanta and 0.77-0.82× governor-on-`Instant`.
+    /// most of it: on the default [`RealClock`] reading the CPU's counter
+    /// (as here), about 20 ns a call on one thread, 0.73-0.77× governor on
+    /// its default quanta clock and about a third of governor on `Instant`;
+    /// reading `Instant` (about 30 ns; [`RealClock::os`]) it was 2.1-2.3×
+    /// governor-on-quanta and 0.77-0.82× governor-on-`Instant`. The clock is
+    /// read as whole nanoseconds ([`Clock::now_nanos`]), skipping a
+    /// `Duration` round trip that was worth about 0.2× of governor.
     /// Bench rows `limiter.try_acquire.1t` (one thread) and
     /// `limiter.try_acquire.2t` (two threads on one limiter, where the shared
     /// word's cache line dominates), against governor's `check`.
@@ -489,7 +491,7 @@ impl<C: Clock> RateLimiter<C> {
     /// otherwise leaves it and says why.
     #[inline]
     fn take(&self, cost: u64, max_wait: u64) -> Result<(u64, u64), Refused> {
-        let now = duration_nanos(self.clock.now());
+        let now = self.clock.now_nanos();
         let mut tat = self.tat.load(Relaxed);
         loop {
             // Rule 6: a TAT past the clock's end cannot be kept, so that
