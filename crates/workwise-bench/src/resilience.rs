@@ -18,7 +18,9 @@
 //!   `RateLimiter::per_second(RATE).burst(BURST)` and `try_acquire`; the
 //!   peers are governor's direct limiter with that quota and `check`, on its
 //!   default clock (quanta's TSC: `governor`) and on its `MonotonicClock`
-//!   (`Instant`, what ours reads: `governor-monotonic`). Each side counts
+//!   (`Instant`: `governor-monotonic`). Ours reads its default `RealClock`:
+//!   the same counter as `governor` where the kernel's clocksource is that
+//!   counter, `Instant` elsewhere (then a note says so). Each side counts
 //!   its grants; a side that grants under 99% of its calls in a round is
 //!   named in a note, since its denials skipped the write.
 //! - `breaker.call*`: the success path of a closed breaker. Every call is
@@ -177,6 +179,12 @@ pub fn limiter_rows(b: &mut Bench) -> Result<(), BuildError> {
             return Ok(());
         }
     };
+    if !ours.clock().reads_counter() {
+        b.note(
+            "limiter.*: ours reads Instant here (the kernel's clocksource is not the CPU's \
+             counter), so it reads the clock governor-monotonic reads, not governor's",
+        );
+    }
     // The type is written out so that the build fails if governor's default
     // clock (what a user gets from `direct`) stops being quanta's.
     let tsc: governor::RateLimiter<NotKeyed, InMemoryState, QuantaClock> =

@@ -7,14 +7,16 @@
 //!
 //! # Which real clock
 //!
-//! [`RealClock`] reads [`Instant`], the OS monotonic clock (`CLOCK_MONOTONIC`
-//! through the vDSO on Linux): about 30-40 ns a read on these VMs. A raw TSC
-//! read (what `quanta`, and so governor, uses) is about 10 ns, but a TSC
-//! clock can run backwards when a thread moves between cores whose counters
-//! are not in step (governor issue #299), and a limiter that sees time go
-//! backwards can grant a burst it should not. workwise pays the extra
-//! nanoseconds for a clock that never goes back; the bench row
-//! `limiter.try_acquire.1t` reports the cost against governor both ways.
+//! [`RealClock`] reads the CPU's counter directly (`rdtsc` through `quanta`,
+//! about 10 ns a read, what governor reads) where the kernel's own
+//! clocksource is that counter, so that the kernel has checked it is in step
+//! across cores; elsewhere, and from [`RealClock::os`], it reads [`Instant`]
+//! (`CLOCK_MONOTONIC` through the vDSO, about 30-40 ns on these VMs). The
+//! rate limiter, whose whole decision is one compare-and-swap, is where the
+//! difference shows: bench row `limiter.try_acquire.1t`. Why not the counter
+//! everywhere (quanta does not check the cores against each other: quanta
+//! #111, governor #299) and why not `CLOCK_MONOTONIC_COARSE`: see the
+//! `counter` module's notes, summed up in ARCHITECTURE.md's decisions.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,6 +29,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, Listener};
+
+#[cfg(feature = "tsc")]
+use crate::counter::Counter;
 
 /// The deadline `timeout` from now, or `None` when it lies beyond what an
 /// [`Instant`] can hold: a far deadline means "no deadline", never an
@@ -55,8 +60,33 @@ pub(crate) fn deadline_from(start: Instant, timeout: Duration) -> Option<Instant
 /// assert_eq!(clock.now(), Duration::from_secs(3));
 /// ```
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// The time since this clock's origin; never decreases.
+    /// The time since this clock's origin; it should never decrease.
+    ///
+    /// A real clock may still step back a little (see the [module
+    /// docs](crate::Clock) on the TSC), and [`ManualClock::rewind`] steps
+    /// back on purpose: code that reads a clock must never grant more when
+    /// the time it reads goes back. [`RateLimiter`](crate::RateLimiter) only
+    /// becomes stricter.
     fn now(&self) -> Duration;
+
+    /// [`now`](Self::now) in whole nanoseconds, `u64::MAX` from about 584
+    /// years on: what the rate limiter reads. A clock that counts
+    /// nanoseconds itself can give them without building a `Duration`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_micros(3));
+    /// assert_eq!(clock.now_nanos(), 3_000);
+    /// ```
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX)
+    }
 
     /// Blocks the calling thread until `now() >= at`.
     fn sleep_until(&self, at: Duration);
@@ -65,8 +95,14 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn sleep_until_async(&self, at: Duration) -> Sleep;
 }
 
-/// The monotonic clock of the OS; see the [module docs](crate::Clock) for
-/// why this one.
+/// The real clock: the CPU's counter where the kernel vouches that it is in
+/// step across cores, the OS monotonic clock ([`Instant`]) elsewhere.
+///
+/// The counter (`rdtsc` on x86-64, read through `quanta`, as governor does)
+/// costs about 10 ns a read against `Instant`'s 30-40 ns on these VMs; it is
+/// read only where the kernel's own clocksource is that counter, having
+/// checked it across cores. See the `counter` notes in ARCHITECTURE.md's
+/// decisions for why, and [`Clock::now`] for what a step back does.
 ///
 /// # Examples
 ///
@@ -76,18 +112,80 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 /// let clock = RealClock::new();
 /// let a = clock.now();
 /// assert!(clock.now() >= a);
+/// println!("reads the CPU's counter: {}", clock.reads_counter());
 /// ```
+///
+/// # Cost
+///
+/// One [`now`](Clock::now): a counter read and a multiply-shift, or one
+/// [`Instant::now`]. The first `RealClock::new` of a process reads a file
+/// from `/sys` and, where the counter is used, lets `quanta` calibrate it
+/// against the OS clock (from half a millisecond to at most 200 ms). Bench
+/// row `limiter.try_acquire.1t`.
 #[derive(Debug, Clone, Copy)]
 pub struct RealClock {
     origin: Instant,
+    /// The counter, where it is read (`tsc` feature).
+    #[cfg(feature = "tsc")]
+    counter: Option<Counter>,
 }
 
 impl RealClock {
-    /// A clock whose origin is now.
+    /// A clock whose origin is now: the counter where the kernel vouches
+    /// for it, the OS monotonic clock elsewhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{Clock, RealClock};
+    ///
+    /// assert!(RealClock::new().now() < std::time::Duration::from_secs(60));
+    /// ```
     pub fn new() -> Self {
         RealClock {
             origin: Instant::now(),
+            #[cfg(feature = "tsc")]
+            counter: Counter::new(),
         }
+    }
+
+    /// A clock whose origin is now that reads the OS monotonic clock
+    /// ([`Instant`]) on every call, whatever the kernel's clocksource.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{RateLimiter, RealClock};
+    ///
+    /// assert!(!RealClock::os().reads_counter());
+    /// let limiter = RateLimiter::per_second(10).clock(RealClock::os()).build()?;
+    /// limiter.try_acquire()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn os() -> Self {
+        RealClock {
+            origin: Instant::now(),
+            #[cfg(feature = "tsc")]
+            counter: None,
+        }
+    }
+
+    /// Whether this clock reads the CPU's counter (`true`) or the OS
+    /// monotonic clock (`false`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let clock = workwise::RealClock::new();
+    /// if !clock.reads_counter() {
+    ///     println!("the kernel's clocksource is not the CPU's counter here");
+    /// }
+    /// ```
+    pub fn reads_counter(&self) -> bool {
+        #[cfg(feature = "tsc")]
+        return self.counter.is_some();
+        #[cfg(not(feature = "tsc"))]
+        false
     }
 }
 
@@ -100,10 +198,34 @@ impl Default for RealClock {
 impl Clock for RealClock {
     #[inline]
     fn now(&self) -> Duration {
+        #[cfg(feature = "tsc")]
+        if let Some(counter) = &self.counter {
+            return counter.now();
+        }
         self.origin.elapsed()
     }
 
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        #[cfg(feature = "tsc")]
+        if let Some(counter) = &self.counter {
+            return counter.now_nanos();
+        }
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn sleep_until(&self, at: Duration) {
+        if self.reads_counter() {
+            // The OS sleeps on its own clock, whose rate differs from the
+            // calibrated counter's by parts per million: check again.
+            loop {
+                let now = self.now();
+                if now >= at {
+                    return;
+                }
+                std::thread::sleep(at - now);
+            }
+        }
         let Some(deadline) = self.origin.checked_add(at) else {
             // Beyond what an Instant can hold: that time never comes.
             loop {
@@ -120,10 +242,24 @@ impl Clock for RealClock {
     }
 
     fn sleep_until_async(&self, at: Duration) -> Sleep {
+        if self.reads_counter() {
+            return Sleep(SleepInner::Rechecking {
+                clock: *self,
+                at,
+                real: RealSleep::new(instant_at(self, at)),
+            });
+        }
         Sleep(SleepInner::Real(RealSleep::new(
             self.origin.checked_add(at),
         )))
     }
+}
+
+/// The [`Instant`] at which `clock` reaches `at`, judged now; `None` when that
+/// lies beyond what an `Instant` holds. The clock is read first, so the
+/// deadline errs late, never early.
+fn instant_at(clock: &RealClock, at: Duration) -> Option<Instant> {
+    deadline_after(at.saturating_sub(clock.now()))
 }
 
 /// A clock that moves only when told to, for tests. Clones share one time.
@@ -173,6 +309,40 @@ impl ManualClock {
                 Some(n.saturating_add(d))
             });
         self.inner.moved.notify(usize::MAX);
+    }
+
+    /// Moves the time *back* by `d` (stopping at zero), for tests of what
+    /// code does when a real clock steps back.
+    ///
+    /// This breaks [`Clock::now`]'s promise on purpose: a real clock can
+    /// still step back a little, for instance a TSC read on a core whose
+    /// counter is behind another's, and code that reads a clock must never
+    /// hand out more because of it. A thread asleep on this clock sleeps on
+    /// until the time passes its deadline again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::{Clock, ManualClock, RateLimiter};
+    ///
+    /// let clock = ManualClock::new();
+    /// let limiter = RateLimiter::per_second(1).clock(clock.clone()).build()?;
+    /// clock.advance(Duration::from_secs(10));
+    /// limiter.try_acquire()?;
+    /// clock.rewind(Duration::from_secs(5));
+    /// assert_eq!(clock.now(), Duration::from_secs(5));
+    /// assert!(limiter.try_acquire().is_err()); // the step back grants nothing
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rewind(&self, d: Duration) {
+        let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .inner
+            .nanos
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(d))
+            });
     }
 }
 
@@ -226,6 +396,13 @@ pub struct Sleep(SleepInner);
 
 enum SleepInner {
     Real(RealSleep),
+    /// On the counter: the timer's deadline is judged when the sleep
+    /// starts, and `clock` is read again when it fires.
+    Rechecking {
+        clock: RealClock,
+        at: Duration,
+        real: RealSleep,
+    },
     Manual {
         clock: ManualClock,
         at: Duration,
@@ -245,6 +422,17 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.get_mut().0 {
             SleepInner::Real(real) => real.poll(cx, timer),
+            SleepInner::Rechecking { clock, at, real } => loop {
+                if clock.now() >= *at {
+                    return Poll::Ready(());
+                }
+                if real.poll(cx, timer).is_pending() {
+                    return Poll::Pending;
+                }
+                // The timer fired early on `clock` (their rates differ by
+                // parts per million): wait for the rest.
+                *real = RealSleep::new(instant_at(clock, *at));
+            },
             SleepInner::Manual {
                 clock,
                 at,

@@ -146,6 +146,8 @@ pub mod advice;
 pub mod aio;
 mod breaker;
 mod clock;
+#[cfg(feature = "tsc")]
+mod counter;
 mod iter;
 mod limit;
 mod par;

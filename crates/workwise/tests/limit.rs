@@ -248,6 +248,73 @@ fn the_burst_goes_at_once_then_one_permit_per_interval() {
     assert_eq!(granted, 4);
 }
 
+/// A real clock may step back (a TSC read on a core whose counter is behind):
+/// the limiter must then only get stricter. Granted permits never pass
+/// `burst + t / interval`, where `t` is the furthest time the clock has
+/// shown, however it moves in between.
+#[test]
+fn a_clock_that_steps_back_never_grants_extra_permits() {
+    let (clock, l) = manual(10, SEC, 5);
+    let ms = Duration::from_millis;
+    clock.advance(Duration::from_secs(10));
+    assert_eq!((0..10).filter(|_| l.try_acquire().is_ok()).count(), 5);
+    // Back 5 s: nothing more, and the wait grows by the step.
+    clock.rewind(Duration::from_secs(5));
+    assert_eq!(l.try_acquire(), Err(RetryAfter(ms(5_100))));
+    assert!(l.try_acquire_n(1).is_err());
+    assert_eq!(l.acquire_timeout(ms(1_000)), Err(RetryAfter(ms(5_100))));
+    // Forward to where it was: no time has passed beyond what was seen.
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(l.try_acquire(), Err(RetryAfter(ms(100))));
+    clock.advance(ms(100));
+    assert_eq!((0..10).filter(|_| l.try_acquire().is_ok()).count(), 1);
+
+    // A sawtooth that goes back and forth without passing its furthest time
+    // grants nothing, whatever the size of the steps.
+    for step in [1, 50, 99, 100, 101, 499, 500, 501, 5_000] {
+        for _ in 0..20 {
+            clock.rewind(ms(step));
+            assert!(
+                l.try_acquire().is_err(),
+                "granted after a {step} ms step back"
+            );
+            clock.advance(ms(step));
+            assert!(
+                l.try_acquire().is_err(),
+                "granted after a {step} ms step back and forth"
+            );
+        }
+    }
+
+    // With slots reserved by waiting callers (the TAT further ahead than
+    // a burst), a step back must not hand those slots out again.
+    clock.advance(Duration::from_secs(1));
+    let mut waiters: Vec<_> = (0..20).map(|_| Box::pin(l.acquire_async())).collect();
+    let ready = waiters
+        .iter_mut()
+        .map(|w| poll_once(w.as_mut()))
+        .filter(Poll::is_ready)
+        .count();
+    assert_eq!(ready, 5, "the refilled burst goes at once, the rest wait");
+    for step in [
+        ms(100),
+        ms(600),
+        Duration::from_secs(3),
+        Duration::from_secs(11), // back to 0.1 s: `rewind` stops at zero
+    ] {
+        clock.rewind(step);
+        assert!(
+            l.try_acquire().is_err(),
+            "granted after a {step:?} step back"
+        );
+        clock.advance(step);
+    }
+    // The last waiter's slot is 1.5 s away, the next free one an interval
+    // after it: the steps changed nothing.
+    assert_eq!(l.try_acquire(), Err(RetryAfter(ms(1_600))));
+    drop(waiters);
+}
+
 #[test]
 fn the_default_burst_is_one() {
     let default = RateLimiter::per_second(2)
