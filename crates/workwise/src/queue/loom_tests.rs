@@ -3,8 +3,9 @@
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p workwise --release --lib loom_`.
 //!
 //! `loom_broken_join_is_caught` builds with `--cfg workwise_broken_join`,
-//! which drops the joiner's second read of `unfinished` (rule 3): the model
-//! must then find the lost wake-up, which proves it can fail.
+//! which drops, one at a time, the joiner's second sum of `unfinished` and
+//! the done's fence (rule 3): the model must then find the lost wake-up
+//! each time, which proves it can fail.
 //!
 //! The models use a capacity of 2: concurrent-queue special-cases a capacity
 //! of 1 with a slot whose push and pop spin on each other, and loom's branch
@@ -101,6 +102,28 @@ fn close_drains_then_refuses(new: fn() -> Queue<u32>) {
     });
 }
 
+/// Rule 3 with the last two dones on two threads at once: one of them must
+/// see the other's count and wake the joiner.
+#[test]
+fn loom_two_last_dones_wake_the_joiner() {
+    model(|| {
+        let q = array();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || drop(q.get().unwrap()))
+            })
+            .collect();
+        q.join();
+        assert_eq!(q.unfinished(), 0);
+        for c in consumers {
+            c.join().unwrap();
+        }
+    });
+}
+
 fn join_after_one_get() {
     model(|| {
         let q = Queue::<u32>::bounded(2).unwrap();
@@ -121,9 +144,11 @@ fn loom_broken_join_is_caught() {
     join_after_one_get();
 }
 
-/// With the broken join, the model must report a deadlock. Loom aborts the
-/// process after a deadlock (its objects panic while unwinding), so the
-/// model runs in a child process and this test reads how it ended.
+/// With each broken join (`WORKWISE_BROKEN_JOIN=reread`: no second sum,
+/// `=fence`: no fence after a done), the model must report a deadlock.
+/// Loom aborts the process after a deadlock (its objects panic while
+/// unwinding), so the model runs in a child process and this test reads how
+/// it ended.
 #[test]
 #[cfg(workwise_broken_join)]
 fn loom_broken_join_is_caught() {
@@ -132,16 +157,22 @@ fn loom_broken_join_is_caught() {
         join_after_one_get();
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "queue::loom_tests::loom_broken_join_is_caught",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the broken join passed the model");
-    assert!(stderr.contains("deadlock"), "{stderr}");
+    for broken in ["reread", "fence"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "queue::loom_tests::loom_broken_join_is_caught",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .env("WORKWISE_BROKEN_JOIN", broken)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "the join broken by '{broken}' passed the model"
+        );
+        assert!(stderr.contains("deadlock"), "{broken}: {stderr}");
+    }
 }

@@ -57,6 +57,13 @@ impl Signal {
         }
     }
 
+    /// Whether anyone waits; the caller fenced (SeqCst) after its change
+    /// (rule 2), and a `true` is followed by a notify, which fences again.
+    #[inline]
+    pub(super) fn waiting(&self) -> bool {
+        self.waiters.load(Relaxed) != 0
+    }
+
     /// Rule 1: the caller must re-check its condition after this returns.
     pub(super) fn listen(&self) -> Waiter<'_> {
         self.waiters.fetch_add(1, SeqCst);

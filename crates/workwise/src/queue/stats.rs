@@ -1,6 +1,9 @@
 //! A queue's figures (rule 8 of the [queue's protocol](super)): counts kept
 //! per thread, a peak written only on a new high, and the time puts spend
-//! waiting on a full queue, measured only when a put has to wait.
+//! waiting on a full queue, measured only when a put has to wait. The same
+//! per-thread counts of puts and dones are the queue's done-tracking
+//! (rules 1 and 3): `unfinished` is their difference, summed over the
+//! threads when asked.
 //!
 //! Each thread counts in a slot of its own (a cache line), with a plain
 //! load and store: no read-modify-write, no line shared with another
@@ -15,14 +18,18 @@
 //! The figures live in their own `Arc`, free of `T`, so that the advisor's
 //! registry can hold them whatever the queue carries.
 
+#[cfg(not(loom))]
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
 use crate::advice::Emitted;
+use crate::sync::{AtomicU64, AtomicUsize};
 
 /// A snapshot of a [`Queue`](crate::Queue)'s figures, returned by
 /// [`Queue::stats`](crate::Queue::stats).
@@ -80,8 +87,11 @@ pub struct QueueStats {
 /// store, no read-modify-write (rule 8).
 #[derive(Default)]
 struct Slot {
+    /// Counted before the push, taken back if refused (rule 1).
     puts: AtomicU64,
     gets: AtomicU64,
+    /// Items done by this thread (rule 2); stored with `Release`.
+    dones: AtomicU64,
     requeued: AtomicU64,
     blocked_puts: AtomicU64,
     blocked_ns: AtomicU64,
@@ -96,8 +106,8 @@ struct Waiting {
 
 /// Threads numbered below `INLINE` count in slots inside [`Figures`]: one
 /// pointer away from the queue, where a slot in a bucket is three (measured:
-/// ~3 ns a message more).
-const INLINE: usize = 16;
+/// ~3 ns a message more). Loom models have three threads at most.
+const INLINE: usize = if cfg!(loom) { 4 } else { 16 };
 /// Buckets after the inline slots, each twice the one before.
 const BUCKETS: usize = 8;
 /// Threads numbered below this count in a slot of their own (4096).
@@ -139,7 +149,8 @@ impl Figures {
         }
     }
 
-    /// Adds `n` to this thread's count `field`.
+    /// Adds `n` (wrapping: `u64::MAX` takes one back) to this thread's
+    /// count `field`, as a `Release` store.
     #[inline]
     fn add(&self, field: fn(&Slot) -> &AtomicU64, n: u64) {
         match thread_number() {
@@ -150,10 +161,10 @@ impl Figures {
                 };
                 let count = field(slot);
                 // Only this thread writes its slot (see `thread_number`).
-                count.store(count.load(Relaxed).wrapping_add(n), Relaxed);
+                count.store(count.load(Relaxed).wrapping_add(n), Release);
             }
             None => {
-                field(&self.shared).fetch_add(n, Relaxed);
+                field(&self.shared).fetch_add(n, AcqRel);
             }
         }
     }
@@ -168,10 +179,44 @@ impl Figures {
         &bucket[i - (INLINE << b)]
     }
 
-    /// One item put.
+    /// One item about to be pushed (rule 1): counted put and unfinished.
     #[inline]
     pub(super) fn put(&self) {
         self.add(|s| &s.puts, 1);
+    }
+
+    /// The push after [`put`](Figures::put) was refused: uncounted. The
+    /// caller then checks for joiners as a done does (rule 3).
+    pub(super) fn put_refused(&self) {
+        self.add(|s| &s.puts, u64::MAX);
+    }
+
+    /// One item done (rule 2); the caller then checks for joiners (rule 3).
+    #[inline]
+    pub(super) fn done(&self) {
+        self.add(|s| &s.dones, 1);
+    }
+
+    /// Items put and not yet done (rules 1 and 3): the dones of every slot,
+    /// then the puts. Each done read was preceded by its put's count, which
+    /// the `Acquire` loads then see, so the result is never below the
+    /// truth's low point during the read, and 0 only if at one moment every
+    /// item counted put was done.
+    pub(super) fn unfinished(&self) -> usize {
+        let dones = self.sum(|s| &s.dones);
+        let puts = self.sum(|s| &s.puts);
+        usize::try_from(puts.wrapping_sub(dones)).unwrap_or(usize::MAX)
+    }
+
+    /// The sum of `field` over every slot, each read with `Acquire`.
+    fn sum(&self, field: fn(&Slot) -> &AtomicU64) -> u64 {
+        self.inline
+            .iter()
+            .chain(self.buckets.iter().filter_map(OnceLock::get).flatten())
+            .map(|slot| &**slot)
+            .chain([&*self.shared])
+            .map(|slot| field(slot).load(Acquire))
+            .fold(0, u64::wrapping_add)
     }
 
     /// One item taken.
@@ -185,15 +230,13 @@ impl Figures {
         self.add(|s| &s.requeued, 1);
     }
 
-    /// Records a new peak if `len()` passes the one seen so far. `unfinished`
-    /// (the count after this put, rule 1) bounds the length from above, so
-    /// `len()` is read only when `unfinished` passes the peak, and never
-    /// once a bounded queue has been full: otherwise a put costs one relaxed
-    /// load here.
+    /// Records a new peak if `len()` passes the one seen so far. `len()` is
+    /// never read once a bounded queue has been full: from then on a put
+    /// costs one relaxed load here.
     #[inline]
-    pub(super) fn note_len(&self, unfinished: usize, len: impl FnOnce() -> usize) {
+    pub(super) fn note_len(&self, len: impl FnOnce() -> usize) {
         let peak = self.peak.load(Relaxed);
-        if unfinished > peak && peak < self.capacity.unwrap_or(usize::MAX) {
+        if peak < self.capacity.unwrap_or(usize::MAX) {
             self.note_len_below(peak, len);
         }
     }
@@ -244,33 +287,24 @@ impl Figures {
         }
     }
 
-    /// The figures now; `len` from the counts (puts and requeues less gets)
-    /// and `done` as 0: the caller that has the items and the unfinished
-    /// count fills both in.
+    /// The figures now; `len` from the counts (puts and requeues less gets):
+    /// the caller that has the items fills in the true length.
     pub(super) fn stats(&self) -> QueueStats {
-        // Gets first: a get is counted after its put, so reading the puts
-        // later keeps `len` from going below the truth by the calls in
-        // flight (a get counted before its put was is clamped at 0).
-        let slots = || {
-            self.inline
-                .iter()
-                .chain(self.buckets.iter().filter_map(OnceLock::get).flatten())
-                .map(|slot| &**slot)
-                .chain([&*self.shared])
-        };
-        let sum = |field: fn(&Slot) -> &AtomicU64| -> u64 {
-            slots().map(|slot| field(slot).load(Relaxed)).sum()
-        };
+        // Dones and gets first: each is counted after its put, so reading
+        // the puts later keeps `len` from going below the truth by the calls
+        // in flight (a get counted before its put was is clamped at 0).
+        let sum = |field| self.sum(field);
+        let done = sum(|s| &s.dones);
         let gets = sum(|s| &s.gets);
         let requeued = sum(|s| &s.requeued);
         let puts = sum(|s| &s.puts);
         let blocked_puts = sum(|s| &s.blocked_puts);
         let blocked_ns = sum(|s| &s.blocked_ns);
-        let len = (puts + requeued).saturating_sub(gets);
+        let len = (puts.wrapping_add(requeued)).saturating_sub(gets);
         QueueStats {
             puts,
             gets,
-            done: 0,
+            done,
             requeued,
             blocked_puts,
             put_blocked: Duration::from_nanos(blocked_ns),
@@ -300,60 +334,80 @@ impl Drop for Blocked<'_> {
     }
 }
 
-static FREE_NUMBERS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-static NEXT_NUMBER: AtomicUsize = AtomicUsize::new(0);
+#[cfg(not(loom))]
+mod numbers {
+    use super::*;
 
-/// `NUMBER` before the thread has one.
-const UNSET: usize = usize::MAX;
-/// `NUMBER` once the thread has given its number back.
-const GONE: usize = usize::MAX - 1;
+    static FREE_NUMBERS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    static NEXT_NUMBER: StdAtomicUsize = StdAtomicUsize::new(0);
 
-thread_local! {
-    static NUMBER: Cell<usize> = const { Cell::new(UNSET) };
-    static HELD: Held = Held::take();
-}
+    /// `NUMBER` before the thread has one.
+    const UNSET: usize = usize::MAX;
+    /// `NUMBER` once the thread has given its number back.
+    const GONE: usize = usize::MAX - 1;
 
-/// A thread's number, held until the thread ends, then handed to the next
-/// new thread. No two live threads share one, and the hand-over goes
-/// through `FREE_NUMBERS`' lock, so a slot written with a plain load and
-/// store by its thread stays exact when the number changes hands.
-struct Held(usize);
+    thread_local! {
+        static NUMBER: Cell<usize> = const { Cell::new(UNSET) };
+        static HELD: Held = Held::take();
+    }
 
-impl Held {
-    fn take() -> Held {
-        let free = FREE_NUMBERS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        Held(free.unwrap_or_else(|| NEXT_NUMBER.fetch_add(1, Relaxed)))
+    /// A thread's number, held until the thread ends, then handed to the next
+    /// new thread. No two live threads share one, and the hand-over goes
+    /// through `FREE_NUMBERS`' lock, so a slot written with a plain load and
+    /// store by its thread stays exact when the number changes hands.
+    struct Held(usize);
+
+    impl Held {
+        fn take() -> Held {
+            let free = FREE_NUMBERS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            Held(free.unwrap_or_else(|| NEXT_NUMBER.fetch_add(1, Relaxed)))
+        }
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            // Counts from here on (other thread-locals' destructors) go to the
+            // shared slot.
+            let _ = NUMBER.try_with(|n| n.set(GONE));
+            FREE_NUMBERS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self.0);
+        }
+    }
+
+    /// This thread's slot number, if it has one below [`SLOTS`].
+    #[inline]
+    pub(super) fn thread_number() -> Option<usize> {
+        match NUMBER.try_with(Cell::get) {
+            Ok(n) if n < SLOTS => Some(n),
+            Ok(UNSET) => first_number(),
+            _ => None,
+        }
+    }
+
+    #[cold]
+    fn first_number() -> Option<usize> {
+        let n = HELD.try_with(|held| held.0).ok()?;
+        NUMBER.try_with(|cell| cell.set(n)).ok()?;
+        (n < SLOTS).then_some(n)
     }
 }
+#[cfg(not(loom))]
+use numbers::thread_number;
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        // Counts from here on (other thread-locals' destructors) go to the
-        // shared slot.
-        let _ = NUMBER.try_with(|n| n.set(GONE));
-        FREE_NUMBERS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(self.0);
-    }
-}
-
-/// This thread's slot number, if it has one below [`SLOTS`].
-#[inline]
+/// Under loom each model thread numbers itself from a counter that every
+/// execution starts again at 0 (loom's `lazy_static` is per execution).
+#[cfg(loom)]
 fn thread_number() -> Option<usize> {
-    match NUMBER.try_with(Cell::get) {
-        Ok(n) if n < SLOTS => Some(n),
-        Ok(UNSET) => first_number(),
-        _ => None,
+    loom::lazy_static! {
+        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
     }
-}
-
-#[cold]
-fn first_number() -> Option<usize> {
-    let n = HELD.try_with(|held| held.0).ok()?;
-    NUMBER.try_with(|cell| cell.set(n)).ok()?;
-    (n < SLOTS).then_some(n)
+    loom::thread_local! {
+        static NUMBER: usize = NEXT.fetch_add(1, Relaxed);
+    }
+    NUMBER.with(|n| (*n < SLOTS).then_some(*n))
 }
