@@ -1,5 +1,6 @@
-//! Lazy parallel iteration over a pool: [`Pool::map`], [`Pool::map_unordered`]
-//! and [`as_completed`].
+//! Lazy parallel iteration over a pool: [`Pool::map`], [`Pool::map_unordered`],
+//! [`as_completed`] (and [`as_completed_timeout`]), and [`wait`] for a set of
+//! handles, as Python's `concurrent.futures.wait`.
 //!
 //! `map` and `map_unordered` pull their input lazily and keep a bounded number
 //! of chunks in flight (two per worker), so a ten-million-item or endless
@@ -41,7 +42,7 @@ use std::task::Wake;
 use std::time::{Duration, Instant};
 
 use crate::pool::task::{catch, TaskError, TaskHandle};
-use crate::pool::{wait_until_rechecking, Pool};
+use crate::pool::{wait_until, wait_until_rechecking, Pool};
 use crate::sync::{Mutex, Thread};
 use crate::workload::Workload;
 
@@ -434,12 +435,81 @@ where
     for h in handles {
         set.insert(h);
     }
-    AsCompleted { set }
+    AsCompleted {
+        set,
+        deadline: None,
+    }
 }
 
-/// The iterator returned by [`as_completed`].
+/// Like [`as_completed`], but the iterator stops when `timeout` (from now)
+/// has passed; [`AsCompleted::into_pending`] then gives back the handles it
+/// did not yield, so that no task is lost.
+///
+/// After the iterator ended, the pending list is empty when every handle was
+/// yielded, and not empty when the time ran out. A timeout too long for an
+/// [`Instant`] (`Duration::MAX`) means no deadline.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// let pool = workwise::Pool::io().build()?;
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let handles = vec![pool.submit(|| 1), pool.submit(move || { rx.recv().ok(); 2 })];
+/// let mut done = workwise::as_completed_timeout(handles, Duration::from_millis(50));
+/// assert_eq!(done.next(), Some((0, Ok(1))));
+/// assert_eq!(done.next(), None, "the deadline passed");
+/// let pending = done.into_pending();
+/// assert_eq!(pending.len(), 1);
+/// let (index, handle) = pending.into_iter().next().unwrap();
+/// tx.send(()).unwrap();
+/// assert_eq!((index, handle.wait()), (1, Ok(2)));
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+pub fn as_completed_timeout<T, I>(handles: I, timeout: Duration) -> AsCompleted<T>
+where
+    I: IntoIterator<Item = TaskHandle<T>>,
+{
+    let mut it = as_completed(handles);
+    it.deadline = crate::clock::deadline_after(timeout);
+    it
+}
+
+/// The iterator returned by [`as_completed`] and [`as_completed_timeout`].
 pub struct AsCompleted<T> {
     set: Completions<T>,
+    /// When the iterator stops (None: never).
+    deadline: Option<Instant>,
+}
+
+impl<T> AsCompleted<T> {
+    /// The handles not yet yielded, with their input positions, in input
+    /// order; their results are still in them.
+    ///
+    /// After [`as_completed_timeout`] ran out of time these are the handles
+    /// still running (some may have finished since); after a `break` out of
+    /// the loop, the ones not read yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = workwise::Pool::io().build()?;
+    /// let mut it = workwise::as_completed(vec![pool.submit(|| 1), pool.submit(|| 2)]);
+    /// let (first, _) = it.next().unwrap();
+    /// let rest = it.into_pending();
+    /// assert_eq!(rest.len(), 1);
+    /// assert_ne!(rest[0].0, first);
+    /// # Ok::<(), workwise::BuildError>(())
+    /// ```
+    pub fn into_pending(mut self) -> Vec<(usize, TaskHandle<T>)> {
+        std::mem::take(&mut self.set.handles)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, h)| Some((i, h?)))
+            .collect()
+    }
 }
 
 impl<T> fmt::Debug for AsCompleted<T> {
@@ -454,11 +524,18 @@ impl<T> Iterator for AsCompleted<T> {
     type Item = (usize, Result<T, TaskError>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.set.next()
+        match self.deadline {
+            None => self.set.next(),
+            Some(deadline) => self.set.next_until(deadline),
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.set.live, Some(self.set.live))
+        match self.deadline {
+            None => (self.set.live, Some(self.set.live)),
+            // The deadline may end it early.
+            Some(_) => (0, Some(self.set.live)),
+        }
     }
 }
 
@@ -470,6 +547,14 @@ struct ReadyQueue {
 }
 
 impl ReadyQueue {
+    fn new() -> Self {
+        ReadyQueue {
+            queue: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+            waiter: Mutex::new(None),
+        }
+    }
+
     fn push(&self, index: usize) {
         crate::sync::lock(&self.queue).push_back(index);
         self.len.fetch_add(1, Ordering::SeqCst);
@@ -490,6 +575,30 @@ impl ReadyQueue {
                 true
             },
         );
+        self.pop()
+    }
+
+    /// Like `pop_wait`, but gives up at `deadline`: None then. Parks at most
+    /// 10 ms at a time, as `pop_wait` does; never runs other work.
+    fn pop_until(&self, deadline: Instant) -> Option<usize> {
+        let ready = || self.len.load(Ordering::SeqCst) > 0;
+        loop {
+            let step = crate::clock::deadline_after(Duration::from_millis(10))
+                .map_or(deadline, |s| s.min(deadline));
+            let register = |t| {
+                *crate::sync::lock(&self.waiter) = Some(t);
+                true
+            };
+            if wait_until(ready, Some(step), register) {
+                return self.pop();
+            }
+            if Instant::now() >= deadline {
+                return if ready() { self.pop() } else { None };
+            }
+        }
+    }
+
+    fn pop(&self) -> Option<usize> {
         let index = crate::sync::lock(&self.queue).pop_front();
         if index.is_some() {
             self.len.fetch_sub(1, Ordering::SeqCst);
@@ -522,11 +631,7 @@ impl<T> Completions<T> {
         Completions {
             handles: Vec::new(),
             free: Vec::new(),
-            ready: Arc::new(ReadyQueue {
-                queue: Mutex::new(VecDeque::new()),
-                len: AtomicUsize::new(0),
-                waiter: Mutex::new(None),
-            }),
+            ready: Arc::new(ReadyQueue::new()),
             live: 0,
         }
     }
@@ -562,9 +667,137 @@ impl<T> Completions<T> {
             return None;
         }
         let index = self.ready.pop_wait()?;
+        self.yield_slot(index)
+    }
+
+    /// `next`, giving up (None) at `deadline`.
+    fn next_until(&mut self, deadline: Instant) -> Option<(usize, Result<T, TaskError>)> {
+        if self.live == 0 {
+            return None;
+        }
+        let index = self.ready.pop_until(deadline)?;
+        self.yield_slot(index)
+    }
+
+    fn yield_slot(&mut self, index: usize) -> Option<(usize, Result<T, TaskError>)> {
         let handle = self.handles.get_mut(index)?.take()?;
         self.live -= 1;
         self.free.push(index);
         Some((index, handle.take().unwrap_or(Err(TaskError::ResultTaken))))
     }
+}
+
+/// When [`wait`] returns.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::{wait, ReturnWhen};
+///
+/// let pool = workwise::Pool::io().build()?;
+/// let waited = wait(vec![pool.submit(|| 1)], None, ReturnWhen::AllCompleted);
+/// assert_eq!(waited.done.len(), 1);
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReturnWhen {
+    /// As soon as any handle has finished (or at once, for no handles).
+    FirstCompleted,
+    /// As soon as any handle has finished with an error (any [`TaskError`],
+    /// `Cancelled` included, unlike Python's `FIRST_EXCEPTION`), or when all
+    /// have finished.
+    FirstError,
+    /// When every handle has finished.
+    AllCompleted,
+}
+
+/// What [`wait`] returns: the handles, split into finished and not finished,
+/// each list in input order, with the results still in them.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::{wait, ReturnWhen};
+///
+/// let pool = workwise::Pool::io().build()?;
+/// let waited = wait(vec![pool.submit(|| 1), pool.submit(|| 2)], None, ReturnWhen::AllCompleted);
+/// assert!(waited.pending.is_empty());
+/// let results: Vec<_> = waited.done.into_iter().map(|h| h.wait()).collect();
+/// assert_eq!(results, [Ok(1), Ok(2)]);
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Waited<T> {
+    /// The handles whose tasks had finished when `wait` returned.
+    pub done: Vec<TaskHandle<T>>,
+    /// The others; their tasks go on.
+    pub pending: Vec<TaskHandle<T>>,
+}
+
+/// Waits until `when` holds for `handles`, or `timeout` passes, and returns
+/// them split into done and pending (Python's `concurrent.futures.wait`).
+///
+/// No result is taken: read them from the handles in [`Waited::done`], which
+/// will not block. `timeout` `None` (or one too long for an [`Instant`], such
+/// as `Duration::MAX`) waits without a deadline. It blocks without spinning:
+/// each handle wakes the caller when it finishes. With no handles it returns
+/// at once, whatever `when` says.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use workwise::{wait, ReturnWhen};
+///
+/// let pool = workwise::Pool::io().build()?;
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let slow = pool.submit(move || { rx.recv().ok(); "slow" });
+/// let fast = pool.submit(|| "fast");
+/// let waited = wait(vec![slow, fast], Some(Duration::from_secs(30)), ReturnWhen::FirstCompleted);
+/// assert_eq!(waited.done.len(), 1);
+/// assert_eq!(waited.pending.len(), 1);
+/// tx.send(()).unwrap();
+/// let first = waited.done.into_iter().next().unwrap();
+/// assert_eq!(first.wait(), Ok("fast"));
+/// # Ok::<(), workwise::BuildError>(())
+/// ```
+pub fn wait<T, I>(handles: I, timeout: Option<Duration>, when: ReturnWhen) -> Waited<T>
+where
+    I: IntoIterator<Item = TaskHandle<T>>,
+{
+    let handles: Vec<TaskHandle<T>> = handles.into_iter().collect();
+    let deadline = timeout.and_then(crate::clock::deadline_after);
+    let ready = Arc::new(ReadyQueue::new());
+    for (index, handle) in handles.iter().enumerate() {
+        let waker = Arc::new(SlotWaker {
+            index,
+            ready: ready.clone(),
+        })
+        .into();
+        if !handle.register_waker(waker) {
+            ready.push(index);
+        }
+    }
+    let mut finished = 0;
+    while finished < handles.len() {
+        let index = match deadline {
+            None => ready.pop_wait(),
+            Some(d) => ready.pop_until(d),
+        };
+        let Some(index) = index else { break };
+        finished += 1;
+        let stop = match when {
+            ReturnWhen::FirstCompleted => true,
+            ReturnWhen::FirstError => handles[index].finished_with_error(),
+            ReturnWhen::AllCompleted => false,
+        };
+        if stop {
+            break;
+        }
+    }
+    let (done, pending) = handles.into_iter().partition(TaskHandle::is_finished);
+    Waited { done, pending }
 }

@@ -166,7 +166,9 @@ pub use breaker::{
     CircuitBreakerBuilder,
 };
 pub use clock::{Clock, ManualClock, RealClock, Sleep};
-pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
+pub use iter::{
+    as_completed, as_completed_timeout, wait, AsCompleted, Map, MapUnordered, ReturnWhen, Waited,
+};
 pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError};
 pub use par::{IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};

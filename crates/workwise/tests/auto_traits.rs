@@ -16,6 +16,8 @@ fn public_types_are_send_and_sync() {
     send_sync::<TaskHandle<u32>>();
     send_sync::<TaskHandle<String>>();
     send_sync::<AsCompleted<u32>>();
+    send_sync::<Waited<u32>>();
+    send_sync::<ReturnWhen>();
     send::<TrySubmitError<fn()>>();
     send_sync::<Scope<'static, 'static>>();
     send_sync::<Queue<u32>>();

@@ -1,4 +1,5 @@
-//! Black-box tests of `Pool::map`, `Pool::map_unordered` and `as_completed`:
+//! Black-box tests of `Pool::map`, `Pool::map_unordered`, `as_completed`
+//! (and its timeout) and `wait` (after Python's `concurrent.futures.wait`):
 //! how slow items spread over the pool, what dropping an iterator early
 //! does, and the edges (an empty input, a shut-down pool, a panicking item).
 //!
@@ -12,7 +13,7 @@ use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use workwise::{as_completed, Pool, TaskError};
+use workwise::{as_completed, as_completed_timeout, wait, Pool, ReturnWhen, TaskError, TaskHandle};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -234,4 +235,186 @@ fn map_iterators_can_move_to_another_thread() {
     });
     assert_eq!(total, 55);
     assert_eq!(unordered.map(Result::unwrap).sum::<usize>(), 1);
+}
+
+/// `n` tasks that each wait for their own gate, then return their index;
+/// the senders open the gates.
+fn gated(pool: &Pool, n: usize) -> (Vec<mpsc::Sender<()>>, Vec<TaskHandle<usize>>) {
+    (0..n)
+        .map(|i| {
+            let (tx, rx) = mpsc::channel::<()>();
+            let h = pool.submit(move || {
+                let _ = rx.recv();
+                i
+            });
+            (tx, h)
+        })
+        .unzip()
+}
+
+fn results(handles: Vec<TaskHandle<usize>>) -> Vec<Result<usize, TaskError>> {
+    handles
+        .into_iter()
+        .map(|mut h| h.wait_timeout(DEADLINE))
+        .collect()
+}
+
+#[test]
+fn wait_first_completed_returns_once_one_is_done_and_the_rest_pending() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 3);
+    gates[1].send(()).unwrap();
+    let waited = within_deadline(move || wait(handles, None, ReturnWhen::FirstCompleted));
+    assert_eq!(waited.done.len(), 1);
+    assert_eq!(waited.pending.len(), 2);
+    for g in &gates {
+        let _ = g.send(());
+    }
+    assert_eq!(results(waited.done), [Ok(1)]);
+    assert_eq!(results(waited.pending), [Ok(0), Ok(2)], "input order kept");
+}
+
+#[test]
+fn wait_all_completed_with_a_timeout_returns_the_unfinished_ones_pending() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 3);
+    gates[0].send(()).unwrap();
+    gates[2].send(()).unwrap();
+    wait_for("tasks 0 and 2 to finish", || {
+        handles[0].is_finished() && handles[2].is_finished()
+    });
+    let waited = within_deadline(move || {
+        wait(
+            handles,
+            Some(Duration::from_millis(20)),
+            ReturnWhen::AllCompleted,
+        )
+    });
+    assert_eq!(waited.pending.len(), 1);
+    gates[1].send(()).unwrap();
+    assert_eq!(results(waited.done), [Ok(0), Ok(2)]);
+    assert_eq!(results(waited.pending), [Ok(1)]);
+}
+
+#[test]
+fn wait_all_completed_waits_for_every_task_even_with_duration_max() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 4);
+    let opener = thread::spawn(move || {
+        for g in gates.iter().rev() {
+            g.send(()).unwrap();
+        }
+    });
+    let waited =
+        within_deadline(move || wait(handles, Some(Duration::MAX), ReturnWhen::AllCompleted));
+    opener.join().unwrap();
+    assert!(waited.pending.is_empty());
+    assert_eq!(results(waited.done), [Ok(0), Ok(1), Ok(2), Ok(3)]);
+}
+
+#[test]
+fn wait_first_error_returns_on_a_failure_with_the_rest_pending() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, mut handles) = gated(&pool, 2);
+    handles.insert(1, pool.submit(|| -> usize { panic!("bad item") }));
+    let waited = within_deadline(move || wait(handles, Some(DEADLINE), ReturnWhen::FirstError));
+    assert_eq!(waited.done.len(), 1);
+    assert_eq!(waited.pending.len(), 2);
+    for g in &gates {
+        g.send(()).unwrap();
+    }
+    assert!(matches!(
+        &results(waited.done)[..],
+        [Err(TaskError::Panicked { message })] if message.contains("bad item")
+    ));
+    assert_eq!(results(waited.pending), [Ok(0), Ok(1)]);
+}
+
+#[test]
+fn wait_first_error_without_errors_waits_for_all() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 3);
+    let opener = thread::spawn(move || {
+        for g in &gates {
+            g.send(()).unwrap();
+        }
+    });
+    let waited = within_deadline(move || wait(handles, None, ReturnWhen::FirstError));
+    opener.join().unwrap();
+    assert!(waited.pending.is_empty());
+    assert_eq!(results(waited.done), [Ok(0), Ok(1), Ok(2)]);
+}
+
+#[test]
+fn wait_on_no_handles_returns_at_once_whatever_it_waits_for() {
+    for when in [
+        ReturnWhen::FirstCompleted,
+        ReturnWhen::FirstError,
+        ReturnWhen::AllCompleted,
+    ] {
+        for timeout in [None, Some(Duration::ZERO), Some(Duration::MAX)] {
+            let waited = within_deadline(move || wait(Vec::<TaskHandle<u8>>::new(), timeout, when));
+            assert!(waited.done.is_empty() && waited.pending.is_empty());
+        }
+    }
+}
+
+#[test]
+fn as_completed_timeout_stops_at_the_deadline_and_gives_the_rest_back() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 3);
+    gates[1].send(()).unwrap();
+    let (yielded, pending) = within_deadline(move || {
+        let mut it = as_completed_timeout(handles, Duration::from_millis(20));
+        let yielded: Vec<_> = it.by_ref().collect();
+        (yielded, it.into_pending())
+    });
+    assert_eq!(yielded, [(1, Ok(1))]);
+    let indices: Vec<usize> = pending.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [0, 2], "the unfinished ones, in input order");
+    for g in &gates {
+        let _ = g.send(());
+    }
+    let rest = results(pending.into_iter().map(|(_, h)| h).collect());
+    assert_eq!(rest, [Ok(0), Ok(2)], "their results were not lost");
+}
+
+#[test]
+fn as_completed_timeout_of_duration_max_yields_everything() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 3);
+    let opener = thread::spawn(move || {
+        for g in &gates {
+            g.send(()).unwrap();
+        }
+    });
+    let (mut yielded, pending) = within_deadline(move || {
+        let mut it = as_completed_timeout(handles, Duration::MAX);
+        let yielded: Vec<_> = it.by_ref().collect();
+        (yielded, it.into_pending())
+    });
+    opener.join().unwrap();
+    yielded.sort_by_key(|(i, _)| *i);
+    assert_eq!(yielded, [(0, Ok(0)), (1, Ok(1)), (2, Ok(2))]);
+    assert!(pending.is_empty());
+}
+
+#[test]
+fn as_completed_into_pending_after_a_break_gives_the_unread_handles() {
+    let pool = Pool::io().build().unwrap();
+    let (gates, handles) = gated(&pool, 3);
+    gates[2].send(()).unwrap();
+    let (first, it) = within_deadline(move || {
+        let mut it = as_completed(handles);
+        (it.next(), it)
+    });
+    assert_eq!(first, Some((2, Ok(2))));
+    let pending = it.into_pending();
+    let indices: Vec<usize> = pending.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [0, 1]);
+    for g in &gates {
+        let _ = g.send(());
+    }
+    let rest = results(pending.into_iter().map(|(_, h)| h).collect());
+    assert_eq!(rest, [Ok(0), Ok(1)]);
 }

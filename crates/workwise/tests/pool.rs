@@ -105,7 +105,6 @@ fn a_task_cancelled_before_it_starts_never_runs() {
     let ran2 = ran.clone();
     let queued = pool.submit(move || ran2.store(true, Ordering::SeqCst));
     assert!(queued.cancel());
-    assert!(!queued.cancel(), "a second cancel has nothing to cancel");
     assert!(queued.is_finished());
     open.send(()).unwrap();
     blocker.wait().unwrap();
@@ -113,6 +112,43 @@ fn a_task_cancelled_before_it_starts_never_runs() {
     pool.shutdown();
     assert!(!ran.load(Ordering::SeqCst));
     assert_eq!(pool.stats().cancelled, 1);
+}
+
+/// Python's `Future.cancel()` returns True for a future already cancelled:
+/// so does a second `cancel`, before and after the result was read.
+#[test]
+fn cancel_on_a_cancelled_task_returns_true_again() {
+    let pool = Pool::io().max_workers(1).build().unwrap();
+    let (open, wait) = gate();
+    let blocker = pool.submit(wait);
+    let mut queued = pool.submit(|| "never");
+    assert!(queued.cancel());
+    assert!(queued.cancel(), "a cancelled task stays cancelled");
+    assert_eq!(queued.try_result(), Some(Err(TaskError::Cancelled)));
+    assert!(queued.cancel(), "still cancelled once the result was read");
+    // A second read gives `ResultTaken`, as for any result already read.
+    assert_eq!(queued.wait_timeout(DEADLINE), Err(TaskError::ResultTaken));
+    open.send(()).unwrap();
+    blocker.wait().unwrap();
+    pool.shutdown();
+    assert_eq!(pool.stats().cancelled, 1, "cancelled once, counted once");
+}
+
+#[test]
+fn cancel_after_the_task_finished_returns_false() {
+    let pool = Pool::io().build().unwrap();
+    let mut h = pool.submit(|| 5);
+    wait_for("the task to finish", || h.is_finished());
+    assert!(!h.cancel());
+    assert!(!h.cancel());
+    assert_eq!(h.try_result(), Some(Ok(5)));
+    assert!(
+        !h.cancel(),
+        "a finished task whose result was read is not cancelled"
+    );
+    let failed = pool.submit(|| -> u8 { panic!("boom") });
+    wait_for("the panicking task to finish", || failed.is_finished());
+    assert!(!failed.cancel(), "a task that failed is not cancelled");
 }
 
 #[test]

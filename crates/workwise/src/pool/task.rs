@@ -199,6 +199,13 @@ trait Completion<T>: Send + Sync {
     /// Registers `waiter` unless the task is done; returns false when done.
     fn set_waiter(&self, waiter: Waiter) -> bool;
     fn cancel_with(&self, why: TaskError) -> bool;
+    /// Whether the task was cancelled with [`TaskError::Cancelled`] (by a
+    /// `cancel`, or by the pool's `shutdown_now`), whether or not the result
+    /// was read since.
+    fn is_cancelled(&self) -> bool;
+    /// Whether the task is done and reading it gives an error (a result
+    /// already taken reads as [`TaskError::ResultTaken`]).
+    fn failed(&self) -> bool;
     /// The id of the pool whose queue holds the task (0: none).
     fn pool_id(&self) -> usize;
     /// Runs the task on the calling thread if it has not started.
@@ -256,6 +263,11 @@ impl<F, T> Stage<F, T> {
     fn is_resolved(&self) -> bool {
         matches!(self, Stage::Done(_) | Stage::Taken)
     }
+
+    /// Whether reading the result gives an error.
+    fn failed(&self) -> bool {
+        matches!(self, Stage::Done(Err(_)) | Stage::Taken)
+    }
 }
 
 struct Slot<F, T> {
@@ -263,6 +275,9 @@ struct Slot<F, T> {
     waiter: Option<Waiter>,
     /// The task left `Pending` by starting (not by being cancelled).
     started: bool,
+    /// The task left `Pending` by being cancelled with
+    /// [`TaskError::Cancelled`]; stays set once the result is taken.
+    cancelled: bool,
     /// The handle was dropped without reading the result: a panic stored
     /// from now on is one nobody will see (counted as lost).
     detached: bool,
@@ -306,6 +321,7 @@ where
                 stage: Stage::Pending(f),
                 waiter: None,
                 started: false,
+                cancelled: false,
                 detached: false,
             }),
             #[cfg(feature = "tracing")]
@@ -405,6 +421,7 @@ where
             if !matches!(slot.stage, Stage::Pending(_)) {
                 return false;
             }
+            slot.cancelled = why == TaskError::Cancelled;
             let f = std::mem::replace(&mut slot.stage, Stage::Done(Err(why)));
             self.done.store(true, Ordering::Release);
             (f, slot.waiter.take())
@@ -448,6 +465,14 @@ where
 
     fn cancel_with(&self, why: TaskError) -> bool {
         Job::cancel_with(self, why)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        lock(&self.slot).cancelled
+    }
+
+    fn failed(&self) -> bool {
+        lock(&self.slot).stage.failed()
     }
 
     fn pool_id(&self) -> usize {
@@ -559,6 +584,15 @@ impl<T: Send> Completion<T> for Resolved<T> {
         false
     }
 
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+
+    fn failed(&self) -> bool {
+        // Made with an error; once taken it reads as `ResultTaken`.
+        true
+    }
+
     fn pool_id(&self) -> usize {
         0
     }
@@ -600,6 +634,7 @@ pub(crate) fn promise<T: Send + 'static>() -> (Promise<T>, TaskHandle<T>) {
             stage: Stage::Pending(()),
             waiter: None,
             started: false,
+            cancelled: false,
             detached: false,
         }),
     });
@@ -679,6 +714,7 @@ impl<T: Send> Completion<T> for PromiseCell<T> {
             if !matches!(slot.stage, Stage::Pending(())) {
                 return false;
             }
+            slot.cancelled = why == TaskError::Cancelled;
             slot.stage = Stage::Done(Err(why));
             self.done.store(true, Ordering::Release);
             slot.waiter.take()
@@ -687,6 +723,14 @@ impl<T: Send> Completion<T> for PromiseCell<T> {
             w.wake();
         }
         true
+    }
+
+    fn is_cancelled(&self) -> bool {
+        lock(&self.slot).cancelled
+    }
+
+    fn failed(&self) -> bool {
+        lock(&self.slot).stage.failed()
     }
 
     fn pool_id(&self) -> usize {
@@ -737,11 +781,18 @@ impl<T> TaskHandle<T> {
         }
     }
 
-    /// Cancels the task if it has not started; returns whether it did.
+    /// Cancels the task if it has not started; returns whether the task is
+    /// cancelled.
     ///
     /// A cancelled task never runs and its handle gives
-    /// [`TaskError::Cancelled`]. A task that already started runs to the end
-    /// (threads cannot be stopped safely from outside).
+    /// [`TaskError::Cancelled`]: the first read of the result (`wait`,
+    /// `wait_timeout`, `try_result`, `.await`) gives `Cancelled`, a later one
+    /// [`TaskError::ResultTaken`], as for any result already read. A task
+    /// that already started runs to the end (threads cannot be stopped
+    /// safely from outside), and `cancel` returns false for it, also once it
+    /// finished. As Python's `Future.cancel()`, it returns true again for a
+    /// task already cancelled (by an earlier `cancel` or by the pool's
+    /// `shutdown_now`), before or after its result was read.
     ///
     /// # Examples
     ///
@@ -754,13 +805,14 @@ impl<T> TaskHandle<T> {
     /// let blocker = pool.submit(move || rx.recv().ok());
     /// let queued = pool.submit(|| "never");
     /// assert!(queued.cancel());
+    /// assert!(queued.cancel(), "already cancelled");
     /// tx.send(()).unwrap();
     /// assert!(blocker.wait().is_ok());
     /// assert_eq!(queued.wait(), Err(TaskError::Cancelled));
     /// # Ok::<(), workwise::BuildError>(())
     /// ```
     pub fn cancel(&self) -> bool {
-        self.cell.cancel_with(TaskError::Cancelled)
+        self.cell.cancel_with(TaskError::Cancelled) || self.cell.is_cancelled()
     }
 
     /// Blocks until the task finishes and returns its result.
@@ -842,6 +894,11 @@ impl<T> TaskHandle<T> {
             return Err(TaskError::TimedOut);
         }
         self.take().unwrap_or(Err(TaskError::ResultTaken))
+    }
+
+    /// Whether the task has finished and its handle gives an error.
+    pub(crate) fn finished_with_error(&self) -> bool {
+        self.is_finished() && self.cell.failed()
     }
 
     /// Registers `waker` to be woken when the task finishes; false if it has.
