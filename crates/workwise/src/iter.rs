@@ -446,7 +446,9 @@ where
 /// did not yield, so that no task is lost.
 ///
 /// After the iterator ended, the pending list is empty when every handle was
-/// yielded, and not empty when the time ran out. A timeout too long for an
+/// yielded, and not empty when the time ran out. Past the deadline `next`
+/// no longer waits: it yields a handle only if it has finished, and `None`
+/// otherwise. A timeout too long for an
 /// [`Instant`] (`Duration::MAX`) means no deadline.
 ///
 /// # Examples
@@ -705,8 +707,9 @@ pub enum ReturnWhen {
     /// As soon as any handle has finished (or at once, for no handles).
     FirstCompleted,
     /// As soon as any handle has finished with an error (any [`TaskError`],
-    /// `Cancelled` included, unlike Python's `FIRST_EXCEPTION`), or when all
-    /// have finished.
+    /// `Cancelled` included, unlike Python's `FIRST_EXCEPTION`; a handle
+    /// whose result was already read counts too, since reading it again
+    /// gives `ResultTaken`), or when all have finished.
     FirstError,
     /// When every handle has finished.
     AllCompleted,
