@@ -168,7 +168,7 @@ pub use breaker::{
 pub use clock::{Clock, ManualClock, RealClock, Sleep};
 pub use iter::{as_completed, AsCompleted, Map, MapUnordered};
 pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError};
-pub use par::{IntoParSource, Par, ParSource};
+pub use par::{collected, Collected, IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{
     BuildError, Pool, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TimeHistogram,
