@@ -170,7 +170,7 @@ pub use iter::{
     as_completed, as_completed_timeout, wait, AsCompleted, Map, MapUnordered, ReturnWhen, Waited,
 };
 pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError};
-pub use par::{IntoParSource, Par, ParSource};
+pub use par::{collected, Collected, IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{
     BuildError, Pool, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TimeHistogram,

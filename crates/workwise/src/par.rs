@@ -77,7 +77,10 @@ const SPOT_CHECK_EVERY: u32 = 32;
 const STRIKES: u32 = 2;
 
 /// What [`Pool::par_map`] and friends accept: `&[T]`, `&Vec<T>` and
-/// `&[T; N]` (the items are borrowed), and `Vec<T>` (the items are moved).
+/// `&[T; N]` (the items are borrowed), `Vec<T>` (the items are moved),
+/// index ranges `a..b` of `usize`, `u32`, `i32`, and on 64-bit targets
+/// `u64` and `i64` (split by arithmetic, nothing allocated), and any
+/// iterator through [`collected`] (collected into a `Vec` first).
 ///
 /// # Examples
 ///
@@ -120,6 +123,103 @@ impl<T: Send> IntoParSource for Vec<T> {
     type Source = Vec<T>;
     fn into_par_source(self) -> Vec<T> {
         self
+    }
+}
+
+/// Index ranges: `cpu.par_map(0..n, f)` gives `f` each index, split by
+/// arithmetic on the bounds (nothing is allocated for the input). An empty
+/// or reversed range (`5..2`) has no items.
+macro_rules! range_source {
+    ($($t:ty => $u:ty),* $(,)?) => {$(
+        impl IntoParSource for std::ops::Range<$t> {
+            type Source = std::ops::Range<$t>;
+            fn into_par_source(self) -> std::ops::Range<$t> {
+                self
+            }
+        }
+
+        impl ParSource for std::ops::Range<$t> {
+            type Item = $t;
+            type Chunk = std::ops::Range<$t>;
+            fn len(&self) -> usize {
+                if self.start < self.end {
+                    // The distance fits the unsigned type of the same width,
+                    // and that fits a usize (the impl is only there when so).
+                    (self.end as $u).wrapping_sub(self.start as $u) as usize
+                } else {
+                    0
+                }
+            }
+            fn split_tail(&mut self, k: usize) -> std::ops::Range<$t> {
+                let k = k.min(ParSource::len(self));
+                // `end - k` lies in `start..=end`: exact in wrapping arithmetic.
+                let at = (self.end as $u).wrapping_sub(k as $u) as $t;
+                let tail = at..self.end;
+                self.end = at;
+                tail
+            }
+            fn into_chunk(self) -> std::ops::Range<$t> {
+                self
+            }
+        }
+    )*};
+}
+
+range_source!(usize => usize, u32 => u32, i32 => u32);
+#[cfg(target_pointer_width = "64")]
+range_source!(u64 => u64, i64 => u64);
+
+/// The items of an iterator, collected into a `Vec` when the data-parallel
+/// call starts; made by [`collected`].
+///
+/// # Examples
+///
+/// ```
+/// let cpu = workwise::Pool::cpu().build()?;
+/// let squares = cpu.par_map(workwise::collected((1..=3u32).map(|x| x * x)), |x| x + 1)?;
+/// assert_eq!(squares, [2, 5, 10]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Collected<I>(I);
+
+/// Lets [`Pool::par_map`] and friends take any iterator, such as
+/// `(0..n).map(g)`: its items are collected into a `Vec` first, then split
+/// as a `Vec` is.
+///
+/// A plain iterator cannot be split without running it, so this is the only
+/// way to share its items out; for an index range, pass the range itself
+/// (`cpu.par_map(0..n, f)`), which is split by arithmetic instead.
+///
+/// # Examples
+///
+/// ```
+/// let cpu = workwise::Pool::cpu().build()?;
+/// let words = ["a", "bb", "ccc"];
+/// let lens = cpu.par_map(workwise::collected(words.iter().map(|w| w.len())), |n| n * 10)?;
+/// assert_eq!(lens, [10, 20, 30]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Cost
+///
+/// One `Vec` of the items, allocated at once when the iterator's size is
+/// exact, and one pass of the iterator on the calling thread before any
+/// item is shared out: whatever the iterator's own adapters do (the `g` of
+/// `.map(g)`) runs sequentially. Put the heavy work in the data-parallel
+/// call's closure, not in the iterator.
+pub fn collected<I: IntoIterator>(iter: I) -> Collected<I::IntoIter> {
+    Collected(iter.into_iter())
+}
+
+impl<I> IntoParSource for Collected<I>
+where
+    I: Iterator,
+    I::Item: Send,
+{
+    type Source = Vec<I::Item>;
+    fn into_par_source(self) -> Vec<I::Item> {
+        self.0.collect()
     }
 }
 
@@ -320,6 +420,9 @@ impl Pool {
     /// let words = vec!["alpha", "beta", "gamma"];
     /// let lengths = cpu.par_map(&words, |w| w.len())?;
     /// assert_eq!(lengths, [5, 4, 5]);
+    /// // An index range is split by arithmetic: nothing is allocated for it.
+    /// let squares = cpu.par_map(0..1000u64, |i| i * i)?;
+    /// assert_eq!(squares[999], 998_001);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///

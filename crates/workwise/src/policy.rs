@@ -29,6 +29,7 @@ use crate::breaker::{BreakerError, CircuitBreaker};
 use crate::clock::deadline_after;
 use crate::clock::{Clock, RealClock};
 use crate::limit::RateLimiter;
+use crate::pool::task::catch;
 use crate::pool::{Pool, PoolBuilder, PoolStats, TaskError, TaskHandle, TrySubmitError};
 use crate::retry::{GaveUp, Retry, RetryError};
 
@@ -57,11 +58,19 @@ pub enum PolicyError<E> {
         /// The timeout.
         after: Duration,
     },
-    /// The attempt panicked (sync calls with a timeout run on a pool thread).
+    /// The attempt panicked; the panic was caught, with or without an
+    /// attempt timeout.
     Panicked {
         /// The panic's message.
         message: String,
     },
+    /// [`Policy::call`] was given a policy with an attempt timeout: a timed
+    /// attempt runs on another thread, which a borrowing closure cannot go
+    /// to. Use [`Policy::call_timed`]. The call did not run.
+    NeedsCallTimed,
+    /// The pool that runs timed attempts takes no more work (it was shut
+    /// down); the attempt did not run.
+    AttemptPoolClosed,
     /// The call itself failed.
     Inner(E),
 }
@@ -117,6 +126,14 @@ impl<E: fmt::Display> fmt::Display for PolicyError<E> {
                 write!(f, "the attempt took longer than its {after:?} timeout")
             }
             PolicyError::Panicked { message } => write!(f, "the attempt panicked: {message}"),
+            PolicyError::NeedsCallTimed => f.write_str(
+                "this policy has an attempt timeout, so its attempts run on another thread: \
+                 use Policy::call_timed with a 'static closure (move what it needs into it), \
+                 or build the policy without attempt_timeout to call a borrowing closure",
+            ),
+            PolicyError::AttemptPoolClosed => f.write_str(
+                "the policy's attempt pool was shut down and takes no work: build a new policy",
+            ),
             PolicyError::Inner(e) => write!(f, "{e}"),
         }
     }
@@ -367,7 +384,8 @@ impl<E: 'static, C: Clock + Clone> PolicyBuilder<E, C> {
 
 impl<E, C: Clock + Clone> PolicyBuilder<E, C> {
     /// Gives each attempt at most `d`, counted from when it asks the pool
-    /// for a thread (sync calls) or starts (async calls); a late attempt
+    /// for a thread (sync calls, which must go through
+    /// [`Policy::call_timed`]) or starts (async calls); a late attempt
     /// fails with [`PolicyError::TimedOut`] (and counts as a breaker
     /// failure). A `d` past what an [`Instant`] can hold, such as
     /// `Duration::MAX`, means no timeout.
@@ -382,7 +400,7 @@ impl<E, C: Clock + Clone> PolicyBuilder<E, C> {
     ///     .attempt_timeout(Duration::from_millis(10))
     ///     .build()?;
     /// let err = policy
-    ///     .call(|| { std::thread::sleep(Duration::from_millis(200)); Ok::<_, String>(()) })
+    ///     .call_timed(|| { std::thread::sleep(Duration::from_millis(200)); Ok::<_, String>(()) })
     ///     .unwrap_err();
     /// assert!(matches!(err.last, PolicyError::TimedOut { .. }));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -465,7 +483,8 @@ impl<E, C: Clock + Clone> PolicyBuilder<E, C> {
 }
 
 /// A rate limit, a circuit breaker, a timeout per attempt and retries, in the
-/// order the [module docs](crate::Policy) give, behind one `call`.
+/// order the [module docs](crate::Policy) give, behind one `call` (or
+/// `call_timed`, when there is an attempt timeout).
 ///
 /// # Examples
 ///
@@ -556,7 +575,7 @@ impl<E, C: Clock> Policy<E, C> {
     /// let policy = Policy::<String>::builder()
     ///     .attempt_timeout(Duration::from_secs(10))
     ///     .build()?;
-    /// policy.call(|| Ok::<_, String>(())).unwrap();
+    /// policy.call_timed(|| Ok::<_, String>(())).unwrap();
     /// assert_eq!(policy.attempt_pool_stats().unwrap().completed, 1);
     /// assert!(Policy::<String>::builder().build()?.attempt_pool_stats().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -581,7 +600,7 @@ impl<E, C: Clock> Policy<E, C> {
     /// let policy = Policy::<String>::builder()
     ///     .attempt_timeout(Duration::from_secs(10))
     ///     .build()?;
-    /// policy.call(|| Ok::<_, String>(())).unwrap();
+    /// policy.call_timed(|| Ok::<_, String>(())).unwrap();
     /// assert!(policy.advice().is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -589,8 +608,57 @@ impl<E, C: Clock> Policy<E, C> {
         self.pool.as_ref().map(Pool::advice).unwrap_or_default()
     }
 
-    /// Calls `f` under the policy, blocking while it waits for permits and
-    /// between retries.
+    /// Calls `f` under the policy on the calling thread, blocking while it
+    /// waits for permits and between retries; `f` may borrow from the
+    /// caller.
+    ///
+    /// A panic in `f` is caught and reported as [`PolicyError::Panicked`]
+    /// (it counts as a failure for the breaker, and retries see it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use workwise::Policy;
+    ///
+    /// let policy = Policy::<String>::builder().build()?;
+    /// let names = vec!["ada".to_string(), "grace".to_string()];
+    /// let calls = Cell::new(0);
+    /// let longest = policy.call(|| {
+    ///     calls.set(calls.get() + 1);
+    ///     names.iter().map(String::len).max().ok_or_else(|| "no names".to_string())
+    /// })?;
+    /// assert_eq!((longest, calls.get()), (5, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RetryError`] with the last attempt's [`PolicyError`] and the number
+    /// of attempts, once retries (if any) are spent.
+    ///
+    /// [`PolicyError::NeedsCallTimed`] (after 0 attempts, `f` not run) when
+    /// the policy has an attempt timeout: a timed attempt runs on another
+    /// thread and may outlive the call, so it needs
+    /// [`call_timed`](Policy::call_timed) and a `'static` closure.
+    pub fn call<T, F>(&self, f: F) -> Result<T, RetryError<PolicyError<E>>>
+    where
+        F: Fn() -> Result<T, E>,
+    {
+        if self.pool.is_some() {
+            return Err(RetryError {
+                attempts: 0,
+                ..once(PolicyError::NeedsCallTimed)
+            });
+        }
+        match &self.retry {
+            Some(retry) => retry.call(|| self.attempt(|| run_here(&f))),
+            None => self.attempt(|| run_here(&f)).map_err(once),
+        }
+    }
+
+    /// Calls `f` under the policy, with the policy's attempt timeout if it
+    /// has one, blocking while it waits for permits and between retries.
     ///
     /// With an attempt timeout, each attempt runs on a small I/O pool of the
     /// policy's own (see [`attempt_pool`](PolicyBuilder::attempt_pool)), and
@@ -600,44 +668,60 @@ impl<E, C: Clock> Policy<E, C> {
     /// caller was told the attempt failed, except from an attempt that had
     /// started: that one goes on in the background and its result is
     /// dropped (a thread cannot be stopped from outside). That is why `f`
-    /// must be `'static`.
+    /// must be `'static`. Without an attempt timeout it runs on the calling
+    /// thread, as [`call`](Policy::call) does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::Policy;
+    ///
+    /// let policy = Policy::<String>::builder()
+    ///     .attempt_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// let url = String::from("https://example.com");
+    /// let len = policy.call_timed(move || Ok::<_, String>(url.len()))?;
+    /// assert_eq!(len, 19);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`RetryError`] with the last attempt's [`PolicyError`] and the number
-    /// of attempts, once retries (if any) are spent.
+    /// of attempts, once retries (if any) are spent; a panic in `f` is
+    /// [`PolicyError::Panicked`].
     ///
     /// # Warning
     ///
     /// Dropping the policy shuts its pool down, which waits for attempts that
     /// timed out but are still running: give the call itself a timeout too
     /// (an HTTP client's, say) so none runs forever.
-    pub fn call<T, F>(&self, f: F) -> Result<T, RetryError<PolicyError<E>>>
+    pub fn call_timed<T, F>(&self, f: F) -> Result<T, RetryError<PolicyError<E>>>
     where
         F: Fn() -> Result<T, E> + Send + Sync + 'static,
         T: Send + 'static,
         E: Send + 'static,
     {
         let f = Arc::new(f);
+        let run = || match (self.timeout, &self.pool) {
+            (Some(after), Some(pool)) => run_timed(pool, &f, after),
+            _ => run_here(&*f),
+        };
         match &self.retry {
-            Some(retry) => retry.call(|| self.attempt(&f)),
-            None => self.attempt(&f).map_err(once),
+            Some(retry) => retry.call(|| self.attempt(run)),
+            None => self.attempt(run).map_err(once),
         }
     }
 
-    fn attempt<T, F>(&self, f: &Arc<F>) -> Result<T, PolicyError<E>>
-    where
-        F: Fn() -> Result<T, E> + Send + Sync + 'static,
-        T: Send + 'static,
-        E: Send + 'static,
-    {
+    /// One attempt: a permit, then `run` through the breaker.
+    fn attempt<T>(
+        &self,
+        run: impl FnOnce() -> Result<T, PolicyError<E>>,
+    ) -> Result<T, PolicyError<E>> {
         if let Some(limiter) = &self.limiter {
             limiter.acquire();
         }
-        let run = || match (self.timeout, &self.pool) {
-            (Some(after), Some(pool)) => run_timed(pool, f, after),
-            _ => f().map_err(PolicyError::Inner),
-        };
         match &self.breaker {
             None => run(),
             Some(breaker) => breaker.call(run).map_err(flatten),
@@ -788,11 +872,18 @@ where
     }
 }
 
+/// One attempt of `f` on the calling thread, its panic caught.
+fn run_here<T, E>(f: &impl Fn() -> Result<T, E>) -> Result<T, PolicyError<E>> {
+    from_task(catch(f))
+}
+
 /// An attempt's result from its task's.
 fn from_task<T, E>(r: Result<Result<T, E>, TaskError>) -> Result<T, PolicyError<E>> {
     match r {
         Ok(r) => r.map_err(PolicyError::Inner),
         Err(TaskError::Panicked { message }) => Err(PolicyError::Panicked { message }),
+        // Refused or cancelled by a pool that was shut down.
+        Err(TaskError::Closed | TaskError::Cancelled) => Err(PolicyError::AttemptPoolClosed),
         Err(other) => Err(PolicyError::Panicked {
             message: other.to_string(),
         }),

@@ -535,3 +535,111 @@ fn every_chunk_is_counted_when_par_map_returns() {
         assert!(s.busy >= Duration::from_millis(20), "round {round}: {s:?}");
     }
 }
+
+/// The range's items through `par_map`, automatic and with small chunks,
+/// against the sequential map.
+fn check_range<T>(range: std::ops::Range<T>)
+where
+    std::ops::Range<T>: workwise::IntoParSource + Iterator<Item = T> + Clone,
+    <std::ops::Range<T> as workwise::IntoParSource>::Source: workwise::ParSource<Item = T>,
+    T: Copy + Send + Sync + PartialEq + std::fmt::Debug,
+{
+    let expected: Vec<(T, u8)> = range.clone().map(|x| (x, 1)).collect();
+    let auto = pool().par_map(range.clone(), |x| (x, 1)).unwrap();
+    assert_eq!(auto, expected);
+    let chunked = pool()
+        .with_chunk_size(7)
+        .par_map(range.clone(), |x| (x, 1))
+        .unwrap();
+    assert_eq!(chunked, expected);
+    let results: Vec<(T, u8)> = pool()
+        .par_map_results(range, |x| (x, 1))
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(results, expected);
+}
+
+#[test]
+fn par_map_over_ranges_equals_the_sequential_map() {
+    check_range(0..0usize);
+    // A reversed range is empty, as for a sequential iterator.
+    #[allow(clippy::reversed_empty_ranges)]
+    check_range(5..2usize);
+    check_range(std::hint::black_box(5)..std::hint::black_box(-3i64));
+    check_range(3..4usize);
+    check_range(0..200_000usize);
+    check_range(-100_000..50_000i64);
+    check_range(i64::MAX - 3..i64::MAX);
+    check_range(i64::MIN..i64::MIN + 1000);
+    check_range(u64::MAX - 1000..u64::MAX);
+    check_range(-5000..5000i32);
+    check_range(i32::MIN..i32::MIN + 3);
+    check_range(0..10_000u32);
+}
+
+#[test]
+fn par_map_over_a_collected_iterator_equals_the_sequential_map() {
+    let iter = (0..50_000u32).map(|x| i64::from(x) * 3);
+    assert_eq!(iter.len(), 50_000);
+    let expected: Vec<i64> = iter.clone().map(|x| f(&x)).collect();
+    let out = pool()
+        .par_map(workwise::collected(iter.clone()), |x| f(&x))
+        .unwrap();
+    assert_eq!(out, expected);
+    let chunked = pool()
+        .with_chunk_size(100)
+        .par_map(workwise::collected(iter), |x| f(&x))
+        .unwrap();
+    assert_eq!(chunked, expected);
+    let none = pool()
+        .par_map(workwise::collected(std::iter::empty::<u8>()), |x| x)
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn map_reduce_and_for_each_over_a_range() {
+    let n = 300_000u64;
+    let total = pool()
+        .map_reduce(0..n, |i| i * 2, 0u64, |a, b| a + b)
+        .unwrap();
+    assert_eq!(total, n * (n - 1));
+    let total = pool()
+        .with_chunk_size(1000)
+        .map_reduce(-1000..1000i64, |i| i, 0i64, |a, b| a + b)
+        .unwrap();
+    assert_eq!(total, -1000);
+    let seen: Vec<AtomicUsize> = (0..10_000).map(|_| AtomicUsize::new(0)).collect();
+    pool()
+        .with_chunk_size(64)
+        .for_each(0..10_000usize, |i| {
+            seen[i].fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    pool()
+        .for_each(0..10_000usize, |i| {
+            seen[i].fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 2));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn par_map_over_any_range_equals_the_sequential_map(
+        start in any::<i64>(),
+        len in 0u64..5000,
+        chunk in 0usize..300,
+    ) {
+        let end = start.saturating_add_unsigned(len);
+        let expected: Vec<i64> = (start..end).map(|x| f(&x)).collect();
+        let out = pool().with_chunk_size(chunk).par_map(start..end, |x| f(&x)).unwrap();
+        prop_assert_eq!(out, expected);
+        // Reversed bounds are an empty range.
+        let reversed = pool().par_map(end..start, |x| f(&x)).unwrap();
+        prop_assert_eq!(reversed.len(), (end..start).count());
+    }
+}

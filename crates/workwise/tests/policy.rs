@@ -77,7 +77,7 @@ fn a_slow_attempt_times_out_and_counts_as_a_breaker_failure() {
         .build()
         .unwrap();
     let err = policy
-        .call(|| {
+        .call_timed(|| {
             std::thread::sleep(Duration::from_millis(500));
             Ok::<_, &str>(())
         })
@@ -217,8 +217,8 @@ fn an_attempt_timeout_of_duration_max_means_no_timeout() {
         .attempt_timeout(Duration::MAX)
         .build()
         .unwrap();
-    assert_eq!(policy.call(|| Ok::<_, &str>(5)).unwrap(), 5);
-    let err = policy.call(|| Err::<(), _>("no")).unwrap_err();
+    assert_eq!(policy.call_timed(|| Ok::<_, &str>(5)).unwrap(), 5);
+    let err = policy.call_timed(|| Err::<(), _>("no")).unwrap_err();
     assert_eq!(err.last, PolicyError::Inner("no"));
 }
 
@@ -258,7 +258,7 @@ fn far_durations_in_every_part_work() {
         .build()
         .unwrap();
     let err = policy
-        .call(move || {
+        .call_timed(move || {
             c.fetch_add(1, Ordering::SeqCst);
             Err::<(), _>("down")
         })
@@ -336,7 +336,7 @@ fn hung(
 fn occupy_the_worker(policy: &Policy<&'static str>, gate: &Gate, ran: &Arc<AtomicU32>) {
     let f = hung(gate, ran);
     wait_until("an attempt to take the worker", || {
-        let err = policy.call(f.clone()).unwrap_err();
+        let err = policy.call_timed(f.clone()).unwrap_err();
         assert!(
             matches!(err.last, PolicyError::TimedOut { .. }),
             "{:?}",
@@ -364,7 +364,7 @@ fn an_attempt_not_started_by_its_deadline_never_runs() {
     // None of this call's three attempts gets the worker in time: each
     // times out while queued.
     let late = Arc::new(AtomicU32::new(0));
-    let err = policy.call(hung(&gate, &late)).unwrap_err();
+    let err = policy.call_timed(hung(&gate, &late)).unwrap_err();
     assert_eq!(err.attempts, 3);
     assert_eq!(
         err.last,
@@ -391,7 +391,7 @@ fn a_call_on_a_full_attempt_queue_times_out_in_time() {
     occupy_the_worker(&policy, &gate, &ran);
     // A timed-out attempt keeps its queue place until the worker reaches it.
     wait_until("the queue to fill", || {
-        let _ = policy.call(hung(&gate, &ran));
+        let _ = policy.call_timed(hung(&gate, &ran));
         policy.attempt_pool_stats().unwrap().queued == 1
     });
     // The next call can get neither a worker nor a queue place: it must
@@ -400,7 +400,7 @@ fn a_call_on_a_full_attempt_queue_times_out_in_time() {
     let (tx, rx) = mpsc::channel();
     let caller = {
         let (policy, f) = (policy.clone(), hung(&gate, &late));
-        thread::spawn(move || tx.send(policy.call(f).map_err(|e| e.last)))
+        thread::spawn(move || tx.send(policy.call_timed(f).map_err(|e| e.last)))
     };
     // Generous, and well short of the gate's own 30 s limit.
     let got = rx.recv_timeout(Duration::from_secs(10));
@@ -476,7 +476,7 @@ fn builder_order_does_not_matter() {
         let policy = b.build().unwrap();
         let (calls, c) = counter();
         let err = policy
-            .call(move || {
+            .call_timed(move || {
                 c.fetch_add(1, Ordering::SeqCst);
                 Err::<(), _>("down")
             })
@@ -584,7 +584,7 @@ fn builder_order_does_not_matter_on_a_manual_clock() {
         }
         // A second failure opens the breaker. The 5 s refilled the burst of
         // 10, and the second attempt took one permit of it.
-        let _ = policy.call(|| Err::<(), _>("down"));
+        let _ = policy.call_timed(|| Err::<(), _>("down"));
         assert_eq!(
             policy.breaker().unwrap().state(),
             BreakerState::Open,
@@ -660,14 +660,14 @@ fn an_attempt_running_on_past_its_timeout_is_reported_as_a_suspected_hang() {
         .build()
         .unwrap();
     for _ in 0..20 {
-        policy.call(|| Ok::<_, String>(())).unwrap();
+        policy.call_timed(|| Ok::<_, String>(())).unwrap();
     }
     assert!(policy.advice().is_empty(), "{:?}", policy.advice());
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let rx = Arc::new(std::sync::Mutex::new(rx));
     // The attempt times out for the caller, and its thread stays blocked.
     assert!(policy
-        .call(move || {
+        .call_timed(move || {
             let _ = rx.lock().unwrap().recv();
             Ok::<_, String>(())
         })
@@ -678,4 +678,95 @@ fn an_attempt_running_on_past_its_timeout_is_reported_as_a_suspected_hang() {
     )
     .expect("W10 once the abandoned attempt has run for a second");
     tx.send(()).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Borrowing calls and panics.
+
+#[test]
+fn call_accepts_a_closure_that_borrows_from_the_caller() {
+    let policy = Policy::<String>::builder()
+        .breaker(CircuitBreaker::builder().build().unwrap())
+        .retry(
+            Retry::fixed(Duration::from_millis(1))
+                .max_attempts(3)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let names: Vec<String> = ["ada", "grace"].map(String::from).into();
+    let tries = std::cell::Cell::new(0u32);
+    let r = policy.call(|| {
+        tries.set(tries.get() + 1);
+        if tries.get() < 2 {
+            return Err(format!("{} not yet", names[0]));
+        }
+        Ok(names.iter().map(String::len).sum::<usize>())
+    });
+    assert_eq!(r.unwrap(), 8);
+    assert_eq!(tries.get(), 2);
+}
+
+#[test]
+fn call_on_a_policy_with_an_attempt_timeout_asks_for_call_timed() {
+    let policy = Policy::<&str>::builder()
+        .attempt_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let ran = std::cell::Cell::new(false);
+    let err = policy
+        .call(|| {
+            ran.set(true);
+            Ok::<_, &str>(())
+        })
+        .unwrap_err();
+    assert_eq!(err.last, PolicyError::NeedsCallTimed);
+    assert_eq!(err.attempts, 0);
+    assert!(!ran.get());
+    assert!(err.last.to_string().contains("call_timed"));
+    assert_eq!(policy.call_timed(|| Ok::<_, &str>(4)).unwrap(), 4);
+}
+
+fn assert_panicked(err: &PolicyError<&str>) {
+    match err {
+        PolicyError::Panicked { message } => assert!(message.contains("kaboom"), "{message}"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_panic_without_a_timeout_is_reported_as_panicked() {
+    let policy = Policy::<&str>::builder()
+        .breaker(
+            CircuitBreaker::builder()
+                .failure_threshold(1)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let err = policy
+        .call(|| -> Result<(), &str> { panic!("kaboom") })
+        .unwrap_err();
+    assert_panicked(&err.last);
+    // The panic counted as a failure for the breaker.
+    assert_eq!(policy.breaker().unwrap().state(), BreakerState::Open);
+    let plain = Policy::<&str>::builder().build().unwrap();
+    let err = plain
+        .call_timed(|| -> Result<(), &str> { panic!("kaboom") })
+        .unwrap_err();
+    assert_panicked(&err.last);
+}
+
+#[test]
+fn a_panic_with_a_timeout_is_reported_as_panicked() {
+    let policy = Policy::<&str>::builder()
+        .attempt_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let err = policy
+        .call_timed(|| -> Result<(), &str> { panic!("kaboom") })
+        .unwrap_err();
+    assert_panicked(&err.last);
 }

@@ -230,7 +230,7 @@ impl Scenario for ApiCalls {
             fan_out(tour, "policy", plan, move |item| {
                 let (agent, url) = (agent.clone(), format!("{base}{}", server::api_path(item)));
                 FAILED_ATTEMPTS.with(|n| n.set(0));
-                let result = policy.call(move || get(&agent, &url, item));
+                let result = policy.call_timed(move || get(&agent, &url, item));
                 match result {
                     Ok(()) => Outcome::Succeeded {
                         rescued: FAILED_ATTEMPTS.with(Cell::get) > 0,
@@ -861,7 +861,7 @@ mod tests {
         let timed_out = Arc::new(AtomicU64::new(0));
         let policy = build_policy(timed_out.clone()).unwrap();
         let wrong = policy
-            .call(|| Err::<(), _>(ApiError::Wrong("HTTP 404".into())))
+            .call_timed(|| Err::<(), _>(ApiError::Wrong("HTTP 404".into())))
             .unwrap_err();
         assert_eq!(wrong.attempts, 1);
         assert!(matches!(gave_up(7, &wrong), Outcome::Error(m) if m.contains("item 7")));
