@@ -177,8 +177,8 @@ pub use pool::{
     TrySubmitError, MAX_HELP_DEPTH, MAX_THREADS,
 };
 pub use queue::{
-    ConsumerReport, GetError, Item, JoinTimeoutError, PutError, PutTimeoutError, Queue, QueueError,
-    QueueStats, TryPutError,
+    ConsumerReport, GetError, Item, JoinTimeoutError, OwnedItem, PutError, PutTimeoutError, Queue,
+    QueueError, QueueStats, TryPutError,
 };
 pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
 pub use workload::{available_cores, Workload};

@@ -22,6 +22,10 @@ fn public_types_are_send_and_sync() {
     send_sync::<Scope<'static, 'static>>();
     send_sync::<Queue<u32>>();
     send_sync::<Item<'static, u32>>();
+    send_sync::<OwnedItem<u32>>();
+    send_sync::<OwnedItem<String>>();
+    // Send for a T that is Send only: it can go into a pool task.
+    send::<OwnedItem<std::cell::Cell<u32>>>();
     send_sync::<ConsumerReport>();
     send_sync::<QueueStats>();
     send_sync::<GetError>();

@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use workwise::{GetError, Pool, PutTimeoutError, Queue, QueueError, TryPutError};
+use workwise::{GetError, Pool, PutTimeoutError, Queue, QueueError, TaskError, TryPutError};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -871,4 +871,119 @@ fn stats_stay_exact_across_threads_that_come_and_go() {
             (800_000, 400_000, 400_000, 400_000)
         );
     });
+}
+
+#[test]
+fn owned_items_moved_into_pool_tasks_are_done_when_the_tasks_drop_them() {
+    let pool = Pool::io().build().unwrap();
+    let q = Queue::bounded(32).unwrap();
+    for i in 0..20u64 {
+        q.put(i).unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let item = q.get_owned().unwrap();
+        // Each item drops on a pool worker, at the end of its task.
+        tasks.push(pool.submit(move || *item * 2));
+    }
+    let joined = q.clone();
+    within_deadline(move || joined.join());
+    assert_eq!(q.unfinished(), 0);
+    let sum: u64 = tasks.into_iter().map(|t| t.wait().unwrap()).sum();
+    assert_eq!(sum, 2 * (0..20).sum::<u64>());
+    let stats = q.stats();
+    assert_eq!((stats.gets, stats.done), (20, 20));
+}
+
+#[test]
+fn an_owned_item_whose_pool_task_panics_is_still_marked_done() {
+    let pool = Pool::io().build().unwrap();
+    let q = Queue::bounded(4).unwrap();
+    q.put("poison").unwrap();
+    let item = q.get_owned().unwrap();
+    let task = pool.submit(move || {
+        let _held = item;
+        panic!("the task dies holding its item");
+    });
+    assert!(matches!(task.wait(), Err(TaskError::Panicked { .. })));
+    // The item dropped while the task unwound: done.
+    let joined = q.clone();
+    within_deadline(move || joined.join_timeout(LONG)).unwrap();
+    assert_eq!((q.unfinished(), q.stats().done), (0, 1));
+}
+
+#[test]
+fn requeue_of_an_owned_item_keeps_it_unfinished_and_into_inner_finishes_it() {
+    let q = Queue::bounded(2).unwrap();
+    q.put(vec![1]).unwrap();
+    let mut item = q.get_owned().unwrap();
+    item.push(2);
+    // Requeued from another thread: still counted, nothing done.
+    thread::spawn(move || item.requeue().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!((q.len(), q.unfinished()), (1, 1));
+    let item = q.try_get_owned().unwrap();
+    assert_eq!(*item, vec![1, 2]);
+    let v = thread::spawn(move || item.into_inner()).join().unwrap();
+    assert_eq!((v, q.unfinished()), (vec![1, 2], 0));
+    // A full or closed queue hands the item back instead.
+    q.put(vec![3]).unwrap();
+    q.put(vec![4]).unwrap();
+    let item = q.get_owned_timeout(LONG).unwrap();
+    q.put(vec![5]).unwrap();
+    let item = item.requeue().unwrap_err();
+    assert_eq!(*item, vec![3]);
+    q.close();
+    drop(q.get_owned().unwrap());
+    let item = item.requeue().unwrap_err();
+    assert_eq!(format!("{item:?}"), "OwnedItem([3])");
+    drop(item);
+    assert_eq!(q.unfinished(), 1);
+    let stats = q.stats();
+    assert_eq!((stats.requeued, stats.done), (1, 3));
+}
+
+#[test]
+fn join_timeout_waits_while_a_blocked_task_holds_an_owned_item() {
+    let pool = Pool::io().build().unwrap();
+    let q = Queue::bounded(4).unwrap();
+    q.put(7).unwrap();
+    let item = q.get_owned().unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    let (started, has_started) = mpsc::channel::<()>();
+    let task = pool.submit(move || {
+        started.send(()).unwrap();
+        // Blocked on the channel, holding the item.
+        let _ = released.recv();
+        *item
+    });
+    has_started.recv_timeout(LONG).unwrap();
+    let err = q.join_timeout(Duration::from_millis(20)).unwrap_err();
+    assert_eq!(err.unfinished, 1);
+    release.send(()).unwrap();
+    let joined = q.clone();
+    within_deadline(move || joined.join_timeout(LONG)).unwrap();
+    assert_eq!(task.wait().unwrap(), 7);
+    assert_eq!(q.unfinished(), 0);
+}
+
+#[test]
+fn an_owned_item_keeps_its_queue_alive_and_is_dropped_once() {
+    let q = Queue::unbounded();
+    let drops = Arc::new(AtomicUsize::new(0));
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    q.put(Counted(drops.clone())).unwrap();
+    q.put(Counted(drops.clone())).unwrap();
+    let item = q.get_owned().unwrap();
+    drop(q); // the item holds the queue, with one item still in it
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    thread::spawn(move || drop(item)).join().unwrap();
+    // The item, then the queue with the one left in it.
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
 }

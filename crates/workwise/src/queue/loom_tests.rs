@@ -176,3 +176,19 @@ fn loom_broken_join_is_caught() {
         assert!(stderr.contains("deadlock"), "{broken}: {stderr}");
     }
 }
+
+/// Rules 2 and 3: an `OwnedItem` taken on one thread and dropped on
+/// another (as in a pool task) counts its done in that thread's slot and
+/// wakes the joiner.
+#[test]
+fn loom_owned_item_done_on_another_thread_wakes_join() {
+    model(|| {
+        let q = array();
+        q.put(1).unwrap();
+        let item = q.get_owned().unwrap();
+        let worker = thread::spawn(move || drop(item));
+        q.join();
+        assert_eq!(q.unfinished(), 0);
+        worker.join().unwrap();
+    });
+}

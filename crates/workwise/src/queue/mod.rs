@@ -7,6 +7,12 @@
 //! item done, also when the consumer panics: the bookkeeping cannot be
 //! forgotten.
 //!
+//! An [`Item`] borrows the queue, which keeps `get` free of a
+//! reference-count write; [`Queue::get_owned`] returns an [`OwnedItem`]
+//! instead, which holds a handle to the queue, so that the item can be moved
+//! to another thread or into a pool task and still be marked done where it
+//! drops. Both come out of the same wait loops.
+//!
 //! The items travel through `concurrent-queue` (a lock-free array for a
 //! bounded queue of ordinary size, a linked list of blocks otherwise) and
 //! waiters sleep on `event-listener` events, the pair that `async-channel`
@@ -23,9 +29,15 @@
 //!    every slot's dones, then every slot's puts (`Acquire`): each done it
 //!    sees brings its put's count along, so it reads 0 only if at one
 //!    moment every item counted put was done.
-//! 2. An item is done when its [`Item`] drops (unwinding included) or gives
-//!    up its value with [`Item::into_inner`]; [`Item::requeue`] pushes the
-//!    value back without a done, so it stays counted.
+//! 2. An item is done when its [`Item`] or [`OwnedItem`] drops (unwinding
+//!    included) or gives up its value with `into_inner`; `requeue` pushes
+//!    the value back without a done, so it stays counted. The done is
+//!    counted by the thread that drops the guard, whichever it is: an
+//!    [`OwnedItem`] that moved to a pool worker counts in the worker's slot.
+//!    Its put's count came first on the thread that put it, and reached the
+//!    worker through the pop (`Acquire`) and whatever carried the item
+//!    across (a channel, a spawn), so rule 1's sum still sees the put with
+//!    the done, and the done wakes the joiners as any other (rule 3).
 //! 3. A joiner sums `unfinished`, registers a listener (counting itself and
 //!    fencing, SeqCst, `signal.rs`), sums it again, and only then waits. A
 //!    done (and a refused put's take-back) stores its count, fences
@@ -251,19 +263,38 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Pops a value for an [`Item`] or an [`OwnedItem`], which the caller
+    /// wraps at once: nothing between the pop and the guard can fail.
     #[inline(always)]
-    fn try_pop(&self) -> Result<Item<'_, T>, PopError> {
+    fn try_pop(&self) -> Result<T, PopError> {
         let value = self.inner.items.pop()?;
         if self.inner.capacity.is_some() {
             self.inner.popped.notify_one();
         }
         self.inner.figures.got(); // rule 8
-        Ok(Item {
+        Ok(value)
+    }
+
+    /// The guard that borrows the queue.
+    #[inline(always)]
+    fn item(&self, value: T) -> Item<'_, T> {
+        Item {
             value,
             done: Done {
                 inner: Some(&self.inner),
             },
-        })
+        }
+    }
+
+    /// The guard that holds a handle to the queue.
+    #[inline(always)]
+    fn owned_item(&self, value: T) -> OwnedItem<T> {
+        OwnedItem {
+            value,
+            done: OwnedDone {
+                inner: Some(self.inner.clone()),
+            },
+        }
     }
 
     /// Puts `item` at the back, waiting while the queue is full.
@@ -382,7 +413,7 @@ impl<T> Queue<T> {
     ///
     /// [`GetError::Closed`] once the queue is closed and drained.
     pub fn get(&self) -> Result<Item<'_, T>, GetError> {
-        self.get_until(None)
+        self.pop_until(None).map(|value| self.item(value))
     }
 
     /// Like [`get`](Queue::get), waiting at most `timeout`.
@@ -404,7 +435,8 @@ impl<T> Queue<T> {
     ///
     /// [`GetError::Timeout`] or [`GetError::Closed`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<Item<'_, T>, GetError> {
-        self.get_until(deadline_after(timeout))
+        self.pop_until(deadline_after(timeout))
+            .map(|value| self.item(value))
     }
 
     /// Takes the front item if there is one right now.
@@ -422,10 +454,98 @@ impl<T> Queue<T> {
     ///
     /// [`GetError::Empty`] or [`GetError::Closed`].
     pub fn try_get(&self) -> Result<Item<'_, T>, GetError> {
-        self.try_pop().map_err(pop_error)
+        self.try_pop()
+            .map(|value| self.item(value))
+            .map_err(pop_error)
     }
 
-    fn get_until(&self, deadline: Option<Instant>) -> Result<Item<'_, T>, GetError> {
+    /// Like [`get`](Queue::get), but the item holds a handle to the queue
+    /// instead of borrowing it: it can be moved to another thread or into a
+    /// pool task, and is marked done wherever it drops, also when that task
+    /// panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{Pool, Queue};
+    ///
+    /// let pool = Pool::io().build()?;
+    /// let q = Queue::bounded(4)?;
+    /// q.put(String::from("resize photo.jpg")).unwrap();
+    /// let item = q.get_owned().unwrap();
+    /// // The task owns the item, and marks it done when it drops it.
+    /// let task = pool.submit(move || item.len());
+    /// q.join(); // returns once the task has dropped the item
+    /// assert_eq!(task.wait()?, 16);
+    /// assert_eq!(q.unfinished(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and drained.
+    ///
+    /// # Cost
+    ///
+    /// What [`get`](Queue::get) costs, and a reference-count increment (the
+    /// handle) when the item is taken and a decrement when it is done.
+    pub fn get_owned(&self) -> Result<OwnedItem<T>, GetError> {
+        self.pop_until(None).map(|value| self.owned_item(value))
+    }
+
+    /// Like [`get_owned`](Queue::get_owned), waiting at most `timeout`.
+    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
+    /// no limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workwise::GetError;
+    ///
+    /// let q = workwise::Queue::<u8>::bounded(1)?;
+    /// let err = q.get_owned_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, GetError::Timeout);
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Timeout`] or [`GetError::Closed`].
+    pub fn get_owned_timeout(&self, timeout: Duration) -> Result<OwnedItem<T>, GetError> {
+        self.pop_until(deadline_after(timeout))
+            .map(|value| self.owned_item(value))
+    }
+
+    /// Like [`try_get`](Queue::try_get), with an [`OwnedItem`]: takes the
+    /// front item if there is one right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::GetError;
+    ///
+    /// let q = workwise::Queue::unbounded();
+    /// assert_eq!(q.try_get_owned().unwrap_err(), GetError::Empty);
+    /// q.put(1).unwrap();
+    /// let item = q.try_get_owned().unwrap();
+    /// // Another thread marks it done.
+    /// std::thread::spawn(move || assert_eq!(*item, 1)).join().unwrap();
+    /// assert_eq!(q.unfinished(), 0);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Empty`] or [`GetError::Closed`].
+    pub fn try_get_owned(&self) -> Result<OwnedItem<T>, GetError> {
+        self.try_pop()
+            .map(|value| self.owned_item(value))
+            .map_err(pop_error)
+    }
+
+    /// The blocking get of every kind of item: spin briefly, then sleep
+    /// until a push (rule 4).
+    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, GetError> {
         loop {
             match self.try_pop() {
                 Err(PopError::Empty) => {}
@@ -787,6 +907,39 @@ impl<T> Queue<T> {
     /// future before then takes nothing, and its wake-up passes to another
     /// getter.
     pub async fn get_async(&self) -> Result<Item<'_, T>, GetError> {
+        self.pop_async().await.map(|value| self.item(value))
+    }
+
+    /// Like [`get_owned`](Queue::get_owned), for async code on any runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let q = workwise::Queue::bounded(1)?;
+    /// q.put_async(5).await.unwrap();
+    /// let item = q.get_owned_async().await.unwrap();
+    /// // The item outlives this borrow of `q`: it may go to a spawned task.
+    /// std::thread::spawn(move || assert_eq!(*item, 5)).join().unwrap();
+    /// assert_eq!(q.unfinished(), 0);
+    /// # Ok::<(), workwise::QueueError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Closed`] once the queue is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`get_async`](Queue::get_async): an item is taken only in the poll
+    /// that returns it.
+    pub async fn get_owned_async(&self) -> Result<OwnedItem<T>, GetError> {
+        self.pop_async().await.map(|value| self.owned_item(value))
+    }
+
+    /// The async get of every kind of item (rule 4).
+    async fn pop_async(&self) -> Result<T, GetError> {
         loop {
             match self.try_pop() {
                 Err(PopError::Empty) => {}
@@ -864,6 +1017,20 @@ impl<T> Inner<T> {
         }
         if self.all_done.waiting() {
             self.wake_joiners_at_zero();
+        }
+    }
+
+    /// Rule 2: pushes a taken value back, still counted (no done), or
+    /// hands it back when the queue is full or closed.
+    fn requeue(&self, value: T) -> Result<(), T> {
+        match self.items.push(value) {
+            Ok(()) => {
+                self.pushed.notify_one();
+                self.figures.requeued();
+                self.figures.note_len(|| self.items.len());
+                Ok(())
+            }
+            Err(PushError::Full(value) | PushError::Closed(value)) => Err(value),
         }
     }
 
@@ -968,15 +1135,12 @@ impl<'q, T> Item<'q, T> {
         let Some(inner) = done.inner else {
             return Err(Item { value, done });
         };
-        match inner.items.push(value) {
+        match inner.requeue(value) {
             Ok(()) => {
-                inner.pushed.notify_one();
-                inner.figures.requeued();
-                inner.figures.note_len(|| inner.items.len());
                 done.inner = None; // still counted: not done
                 Ok(())
             }
-            Err(PushError::Full(value) | PushError::Closed(value)) => Err(Item { value, done }),
+            Err(value) => Err(Item { value, done }),
         }
     }
 }
@@ -997,5 +1161,124 @@ impl<T> DerefMut for Item<'_, T> {
 impl<T: fmt::Debug> fmt::Debug for Item<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Item").field(&self.value).finish()
+    }
+}
+
+/// Marks its item done when dropped (rule 2), on whichever thread drops it:
+/// the done is counted in that thread's slot, and the sum of rule 1 reads
+/// every slot.
+struct OwnedDone<T> {
+    inner: Option<Arc<Inner<T>>>,
+}
+
+impl<T> Drop for OwnedDone<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = &self.inner {
+            inner.done_one();
+        }
+    }
+}
+
+/// An item taken from a [`Queue`] with [`get_owned`](Queue::get_owned) and
+/// its kin: an [`Item`] that holds a handle to the queue instead of
+/// borrowing it, so that it can travel to another thread or into a pool
+/// task. It dereferences to the value, and marks the item done when it
+/// drops, wherever that is, also when the code holding it panics.
+///
+/// It is `Send` when `T` is, and `Sync` when `T` is also `Sync`. While it
+/// lives it keeps the queue alive, as a [`Queue`] handle does.
+///
+/// # Examples
+///
+/// ```
+/// use std::thread;
+///
+/// let q = workwise::Queue::bounded(4)?;
+/// q.put(String::from("job")).unwrap();
+/// let mut item = q.get_owned().unwrap();
+/// item.push_str(" (seen)");
+/// let worker = thread::spawn(move || {
+///     assert_eq!(item.as_str(), "job (seen)");
+///     // `item` drops here, on the worker: done
+/// });
+/// q.join();
+/// assert_eq!(q.unfinished(), 0);
+/// worker.join().unwrap();
+/// # Ok::<(), workwise::QueueError>(())
+/// ```
+pub struct OwnedItem<T> {
+    value: T,
+    done: OwnedDone<T>,
+}
+
+impl<T> OwnedItem<T> {
+    /// Takes the value out and marks the item done, as
+    /// [`Item::into_inner`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::unbounded();
+    /// q.put(vec![1, 2]).unwrap();
+    /// let v: Vec<i32> = q.get_owned().unwrap().into_inner(); // done
+    /// assert_eq!((v, q.unfinished()), (vec![1, 2], 0));
+    /// ```
+    pub fn into_inner(self) -> T {
+        let OwnedItem { value, done } = self;
+        drop(done);
+        value
+    }
+
+    /// Puts the value back at the end of the queue, still unfinished, as
+    /// [`Item::requeue`].
+    ///
+    /// It never waits: if the queue is full or closed, the item is handed
+    /// back (still unfinished; drop it to mark it done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = workwise::Queue::bounded(2)?;
+    /// q.put("retry me").unwrap();
+    /// let item = q.get_owned().unwrap();
+    /// std::thread::spawn(move || assert!(item.requeue().is_ok())).join().unwrap();
+    /// assert_eq!((q.len(), q.unfinished()), (1, 1));
+    /// # Ok::<(), workwise::QueueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The item itself, when the queue has no room or is closed.
+    pub fn requeue(self) -> Result<(), OwnedItem<T>> {
+        let OwnedItem { value, mut done } = self;
+        let Some(inner) = &done.inner else {
+            return Err(OwnedItem { value, done });
+        };
+        match inner.requeue(value) {
+            Ok(()) => {
+                done.inner = None; // still counted: not done
+                Ok(())
+            }
+            Err(value) => Err(OwnedItem { value, done }),
+        }
+    }
+}
+
+impl<T> Deref for OwnedItem<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for OwnedItem<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedItem<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OwnedItem").field(&self.value).finish()
     }
 }
