@@ -68,7 +68,7 @@ pub(crate) fn api_value(item: u64) -> u64 {
 fn api_answer(item: u64, try_no: u64) -> (Duration, bool) {
     let h = mix(item.wrapping_mul(0x1_0000_0001) ^ try_no);
     let latency = Duration::from_millis(2 + h % 4);
-    (latency, (h >> 32) % API_FLAKY == 0)
+    (latency, (h >> 32).is_multiple_of(API_FLAKY))
 }
 
 /// SplitMix64's finalizer: a well-mixed hash of `x`.

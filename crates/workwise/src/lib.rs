@@ -156,6 +156,8 @@ mod pool;
 #[cfg(feature = "process")]
 pub mod process;
 mod queue;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod retry;
 mod sync;
 pub mod testing;

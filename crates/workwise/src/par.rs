@@ -911,12 +911,12 @@ impl Par<'_> {
         // off the path.
         let calls = slot.calls.load(Relaxed).wrapping_add(1);
         slot.calls.store(calls, Relaxed);
-        if calls % RESAMPLE_EVERY == 0 {
+        if calls.is_multiple_of(RESAMPLE_EVERY) {
             return None;
         }
         let watch = if slot.trust.load(Relaxed) < TRUSTED {
             Watch::Pieces
-        } else if calls % SPOT_CHECK_EVERY == 0 {
+        } else if calls.is_multiple_of(SPOT_CHECK_EVERY) {
             Watch::Timed
         } else {
             Watch::Off
