@@ -10,6 +10,8 @@
 //!
 //! Feature `redis` (default off).
 
+mod conn;
 mod server;
 
+pub use conn::RedisError;
 pub use server::{LocalServer, LocalServerError};
