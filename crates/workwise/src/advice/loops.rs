@@ -91,12 +91,7 @@ impl LoopFigures {
 
 /// The calling thread's run delay so far, from schedstat.
 fn own_run_delay() -> Option<Duration> {
-    if cfg!(miri) {
-        return None;
-    }
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns = text.split_ascii_whitespace().nth(1)?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(ns))
+    crate::pool::read_schedstat(std::path::Path::new("/proc/thread-self")).map(|(_, delay)| delay)
 }
 
 impl LoopWatch {

@@ -42,7 +42,7 @@ pub use builder::{BuildError, PoolBuilder, MAX_THREADS};
 use capacity::Refused;
 use registry::Registry;
 pub use scope::Scope;
-pub(crate) use stats::thread_cpu_time;
+pub(crate) use stats::{read_schedstat, thread_cpu_time};
 pub use stats::{PoolStats, TimeHistogram};
 use task::TaskCell;
 pub use task::{TaskError, TaskHandle};
