@@ -302,3 +302,44 @@ fn a_finding_serializes_with_its_code_as_text() {
     assert!(json.contains("\"code\":\"W05\""), "{json}");
     assert!(json.contains("\"severity\":\"Warning\""), "{json}");
 }
+
+/// `LoopWatch` on real loops: one that waits is W02, one that computes is
+/// W06 where there are other cores to spread over, a short one is nothing.
+#[test]
+fn loop_watch_tells_a_waiting_loop_from_a_computing_one() {
+    let _turn = turn();
+    let watch = advice::LoopWatch::start();
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let found = watch.finish("fetch loop", 10);
+    if watch.figures().measured {
+        let codes: Vec<Code> = found.iter().map(|a| a.code).collect();
+        assert_eq!(codes, [Code::W02], "{found:?}");
+        assert!(found[0].fix.contains("Pool::io()"), "{}", found[0]);
+        assert_eq!(found[0].source, "loop 'fetch loop'");
+    }
+
+    let watch = advice::LoopWatch::start();
+    std::hint::black_box(compute(Duration::from_millis(60)));
+    let found = watch.finish("crunch", 8);
+    if watch.figures().measured {
+        let codes: Vec<Code> = found.iter().map(|a| a.code).collect();
+        if available_cores() > 1 {
+            assert_eq!(codes, [Code::W06], "{found:?}");
+            assert!(found[0].fix.contains("par_map"), "{}", found[0]);
+        } else {
+            assert!(
+                codes.is_empty(),
+                "one core has nothing to spread over: {found:?}"
+            );
+        }
+    }
+
+    let watch = advice::LoopWatch::start();
+    std::hint::black_box(compute(Duration::from_millis(1)));
+    assert!(
+        watch.finish("tiny", 8).is_empty(),
+        "a 1 ms loop is too short to advise on"
+    );
+}
