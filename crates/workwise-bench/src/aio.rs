@@ -13,10 +13,9 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use workwise::aio::{self, BlockingDetector, TaskGroup};
-use workwise::BuildError;
 
-use crate::harness::timed;
-use crate::Bench;
+use crate::harness::{Bench, Outcome, Scenario};
+use crate::python;
 
 /// Futures per round in `aio.gather_limited` (full, `--quick`).
 const GATHER_FUTURES: (u64, u64) = (100_000, 20_000);
@@ -96,52 +95,23 @@ async fn joinset(count: u64) -> u64 {
 
 /// `aio.gather_limited`: 100,000 futures each awaiting 1 ms, at most 1,000
 /// in flight.
-pub fn gather_limited(b: &mut Bench) -> Result<(), BuildError> {
+fn gather_limited(b: &mut Bench) -> Outcome {
     const NAME: &str = "aio.gather_limited";
-    let peers = ["buffer_unordered", "joinset", "python"];
-    if !peers.iter().any(|p| b.wants(NAME, p)) {
+    if !b.wants_any(NAME, &["buffer_unordered", "joinset", "python"]) {
         return Ok(());
     }
-    let count = if b.quick {
-        b.note(&format!(
-            "{NAME}: --quick uses {} futures per round on every side (ns per future stays comparable)",
-            GATHER_FUTURES.1
-        ));
-        GATHER_FUTURES.1
-    } else {
-        GATHER_FUTURES.0
-    };
-    let want = value_sum(count);
+    let count = b.size(NAME, GATHER_FUTURES, "futures");
     let rt = runtime(b.workers);
-    let ours = || {
-        timed(NAME, "workwise", count, want, || {
-            rt.block_on(ours_gather_limited(count))
-        })
-    };
-    if b.wants(NAME, "buffer_unordered") {
-        b.run(NAME, "buffer_unordered", b.rounds.warmup, ours, || {
-            timed(NAME, "buffer_unordered", count, want, || {
-                rt.block_on(buffer_unordered(count))
-            })
+    b.row(NAME)
+        .items(count)
+        .want(value_sum(count))
+        .ours(|| rt.block_on(ours_gather_limited(count)))
+        .peer("buffer_unordered", || rt.block_on(buffer_unordered(count)))
+        .peer("joinset", || rt.block_on(joinset(count)))
+        .peer_python("asyncio", || {
+            let args = [count.to_string(), GATHER_LIMIT.to_string(), "1".to_owned()];
+            python::one_round(ASYNCIO_SCRIPT, &args)
         });
-    }
-    if b.wants(NAME, "joinset") {
-        b.run(NAME, "joinset", b.rounds.warmup, ours, || {
-            timed(NAME, "joinset", count, want, || rt.block_on(joinset(count)))
-        });
-    }
-    if b.wants(NAME, "python") {
-        match crate::python::available("asyncio") {
-            Err(why) => b.note(&format!("{NAME} vs python skipped: {why}")),
-            Ok(()) => {
-                // Each Python round is its own process: one warm-up is enough.
-                b.run(NAME, "python", 1, ours, || {
-                    let args = [count.to_string(), GATHER_LIMIT.to_string(), "1".to_owned()];
-                    crate::python::one_round(NAME, ASYNCIO_SCRIPT, &args, want)
-                });
-            }
-        }
-    }
     Ok(())
 }
 
@@ -172,49 +142,42 @@ asyncio.run(main())
 
 /// `aio.spawn`: per-task cost of `TaskGroup::spawn` + `join_all` against
 /// `tokio::spawn` + awaiting each `JoinHandle`.
-pub fn spawn(b: &mut Bench) -> Result<(), BuildError> {
+fn spawn(b: &mut Bench) -> Outcome {
     const NAME: &str = "aio.spawn";
     if !b.wants(NAME, "tokio") {
         return Ok(());
     }
     let count = SPAWN_TASKS;
-    let want = value_sum(count);
     let rt = runtime(b.workers);
-    b.run(
-        NAME,
-        "tokio",
-        b.rounds.warmup,
-        || {
-            timed(NAME, "workwise", count, want, || {
-                rt.block_on(async {
-                    let mut group = TaskGroup::new();
-                    for i in 0..count {
-                        group.spawn(async move { value(i) });
-                    }
-                    group
-                        .join_all()
-                        .await
-                        .into_iter()
-                        .map(|r| r.expect("a tiny task gives a value"))
-                        .fold(0, u64::wrapping_add)
-                })
+    b.row(NAME)
+        .items(count)
+        .want(value_sum(count))
+        .ours(|| {
+            rt.block_on(async {
+                let mut group = TaskGroup::new();
+                for i in 0..count {
+                    group.spawn(async move { value(i) });
+                }
+                group
+                    .join_all()
+                    .await
+                    .into_iter()
+                    .map(|r| r.expect("a tiny task gives a value"))
+                    .fold(0, u64::wrapping_add)
             })
-        },
-        || {
-            timed(NAME, "tokio", count, want, || {
-                rt.block_on(async {
-                    let handles: Vec<_> = (0..count)
-                        .map(|i| tokio::spawn(async move { value(i) }))
-                        .collect();
-                    let mut sum = 0u64;
-                    for h in handles {
-                        sum = sum.wrapping_add(h.await.expect("a tiny task gives a value"));
-                    }
-                    sum
-                })
+        })
+        .peer("tokio", || {
+            rt.block_on(async {
+                let handles: Vec<_> = (0..count)
+                    .map(|i| tokio::spawn(async move { value(i) }))
+                    .collect();
+                let mut sum = 0u64;
+                for h in handles {
+                    sum = sum.wrapping_add(h.await.expect("a tiny task gives a value"));
+                }
+                sum
             })
-        },
-    );
+        });
     Ok(())
 }
 
@@ -229,13 +192,12 @@ async fn yielder(i: u64) -> u64 {
 
 /// `aio.detector_cost`: per-poll cost of tasks in a group watched by a
 /// `BlockingDetector` against the same group without one (`off`).
-pub fn detector_cost(b: &mut Bench) -> Result<(), BuildError> {
+fn detector_cost(b: &mut Bench) -> Outcome {
     const NAME: &str = "aio.detector_cost";
     if !b.wants(NAME, "off") {
         return Ok(());
     }
     let polls = DETECTOR_TASKS * (DETECTOR_YIELDS + 1);
-    let want = value_sum(DETECTOR_TASKS);
     let rt = runtime(b.workers);
     let detector = BlockingDetector::new();
     let run = |d: Option<&BlockingDetector>| {
@@ -255,13 +217,11 @@ pub fn detector_cost(b: &mut Bench) -> Result<(), BuildError> {
                 .fold(0, u64::wrapping_add)
         })
     };
-    b.run(
-        NAME,
-        "off",
-        b.rounds.warmup,
-        || timed(NAME, "workwise", polls, want, || run(Some(&detector))),
-        || timed(NAME, "off", polls, want, || run(None)),
-    );
+    b.row(NAME)
+        .items(polls)
+        .want(value_sum(DETECTOR_TASKS))
+        .ours(|| run(Some(&detector)))
+        .peer("off", || run(None));
     let blocked = detector.blocked_polls();
     if blocked > 0 {
         b.note(&format!(
@@ -270,6 +230,9 @@ pub fn detector_cost(b: &mut Bench) -> Result<(), BuildError> {
     }
     Ok(())
 }
+
+/// The rows of this file, in the order they run.
+pub const ROWS: &[Scenario] = &[gather_limited, spawn, detector_cost];
 
 #[cfg(test)]
 mod tests {

@@ -12,20 +12,21 @@
 //! ```
 
 mod aio;
-mod cpu;
+mod breaker;
+mod calls;
 mod harness;
+mod limit;
 mod oneshot;
+mod par;
+mod pool;
 #[cfg(target_os = "linux")]
 mod process;
 mod python;
 mod queue;
-mod resilience;
-mod rows;
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use harness::{Round, Rounds, Row};
+use harness::{ratio, Bench, Rounds, Row, Scenario};
 
 /// Timed rounds per side in a full run.
 const FULL_ROUNDS: usize = 15;
@@ -77,94 +78,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     Ok(opts)
 }
 
-/// The run's settings and the rows gathered so far; scenarios run their
-/// comparisons through [`Bench::run`].
-#[derive(Debug)]
-pub struct Bench {
-    /// `--quick`: fewer rounds, smaller counts where a row says so.
-    pub quick: bool,
-    /// Warm-up and timed rounds per side.
-    pub rounds: Rounds,
-    /// The size of every pool: `workwise::available_cores()`.
-    pub workers: usize,
-    json: bool,
-    filter: Option<String>,
-    rows: Vec<Row>,
-}
-
-impl Bench {
-    /// Whether `--filter` selects the row `name` against `peer`.
-    pub fn wants(&self, name: &str, peer: &str) -> bool {
-        match self.filter.as_deref() {
-            None => true,
-            Some(f) => name.contains(f) || peer.contains(f),
-        }
-    }
-
-    /// A note for the reader, on stderr.
-    pub fn note(&self, msg: &str) {
-        eprintln!("note: {msg}");
-    }
-
-    /// Runs one comparison and prints its row; a side that cannot run skips
-    /// the row with a note.
-    pub fn run(
-        &mut self,
-        name: &str,
-        peer: &str,
-        warmup: usize,
-        ours: impl FnMut() -> Round,
-        theirs: impl FnMut() -> Round,
-    ) {
-        let rounds = Rounds {
-            warmup,
-            ..self.rounds
-        };
-        eprintln!("running {name} vs {peer} ...");
-        match harness::compare(name, peer, rounds, ours, theirs) {
-            Ok(row) => {
-                if self.json {
-                    let line = serde_json::to_string(&row).expect("a row serializes");
-                    println!("{line}");
-                } else {
-                    print_row(&row);
-                }
-                let _ = std::io::stdout().flush();
-                self.rows.push(row);
-            }
-            Err(why) => self.note(&format!("{name} vs {peer} skipped: {why}")),
-        }
-    }
-}
-
-/// A scenario: runs its rows against each of its peers.
-type Scenario = fn(&mut Bench) -> Result<(), workwise::BuildError>;
-
-fn print_header() {
-    println!(
-        "{:<24} {:<20} {:>14} {:>14} {:>8}",
-        "name", "peer", "ours ns/op", "peer ns/op", "ratio"
-    );
-}
-
-fn print_row(row: &Row) {
-    println!(
-        "{:<24} {:<20} {:>14.1} {:>14.1} {:>8}",
-        row.name,
-        row.peer,
-        row.ours_ns,
-        row.peer_ns,
-        ratio(row.ratio)
-    );
-}
-
-/// A ratio with two decimals, or four when it is below 0.1.
-fn ratio(r: f64) -> String {
-    if r < 0.1 {
-        format!("{r:.4}")
-    } else {
-        format!("{r:.2}")
-    }
+/// Every scenario's rows, in the order they run, one list per file.
+fn scenarios() -> Vec<Scenario> {
+    let files: &[&[Scenario]] = &[
+        pool::ROWS,
+        par::ROWS,
+        queue::ROWS,
+        limit::ROWS,
+        breaker::ROWS,
+        #[cfg(target_os = "linux")]
+        process::ROWS,
+        aio::ROWS,
+    ];
+    files.concat()
 }
 
 fn summary(row: &Row) -> String {
@@ -206,18 +132,17 @@ fn main() -> ExitCode {
     } else {
         FULL_ROUNDS
     });
-    let mut bench = Bench {
-        quick: opts.quick,
-        rounds: Rounds {
+    let mut bench = Bench::new(
+        opts.quick,
+        Rounds {
             warmup: 2,
             timed,
             verbose: opts.verbose,
         },
-        workers: workwise::available_cores(),
-        json: opts.json,
-        filter: opts.filter,
-        rows: Vec::new(),
-    };
+        workwise::available_cores(),
+        opts.json,
+        opts.filter,
+    );
     eprintln!(
         "workwise-bench: {} pool threads, {} warm-up + {} timed rounds per side{}",
         bench.workers,
@@ -225,45 +150,25 @@ fn main() -> ExitCode {
         bench.rounds.timed,
         if bench.quick { " (--quick)" } else { "" }
     );
-    if !bench.json {
-        print_header();
+    if !opts.json {
+        harness::print_header();
     }
-    let scenarios: Vec<Scenario> = vec![
-        rows::submit_wait,
-        rows::scope,
-        rows::roundtrip,
-        rows::map,
-        rows::stats_cost,
-        rows::chaos_off_cost,
-        cpu::par_map_cheap,
-        cpu::par_map_heavy,
-        cpu::wordcount,
-        cpu::par_map_tiny,
-        queue::queue_rows,
-        resilience::limiter_rows,
-        resilience::breaker_rows,
-        #[cfg(target_os = "linux")]
-        process::roundtrip,
-        #[cfg(target_os = "linux")]
-        process::map_tiny,
-        #[cfg(target_os = "linux")]
-        process::shared_100mb,
-        aio::gather_limited,
-        aio::spawn,
-        aio::detector_cost,
-    ];
-    for scenario in scenarios {
+    for scenario in scenarios() {
         if let Err(e) = scenario(&mut bench) {
             eprintln!("workwise-bench: cannot build a pool: {e}");
             return ExitCode::FAILURE;
         }
     }
-    if bench.rows.is_empty() {
+    if bench.wrong().is_some() {
+        // Said on stderr when it happened; the rows before it stand.
+        return ExitCode::FAILURE;
+    }
+    if bench.rows().is_empty() {
         bench.note("no row ran (check --filter)");
     }
-    if !bench.json {
+    if !opts.json {
         println!();
-        for row in &bench.rows {
+        for row in bench.rows() {
             println!("{}", summary(row));
         }
     }

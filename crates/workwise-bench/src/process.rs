@@ -5,8 +5,8 @@
 use serde_bytes::ByteBuf;
 use workwise::process::{ProcessPool, SharedBytes, Task};
 
-use crate::harness::{timed, Round};
-use crate::Bench;
+use crate::harness::{Bench, Outcome, Scenario};
+use crate::python;
 
 /// Round trips per round in `process.roundtrip` (full, quick).
 const ROUND_TRIPS: (u64, u64) = (10_000, 1_000);
@@ -83,14 +83,16 @@ if __name__ == "__main__":
     main()
 "#;
 
-fn python_round(mode: &str, count: u64, workers: usize, want: u64, name: &str) -> Round {
+/// One `python3` round of `mode` over `count` ops on `workers` processes:
+/// (ns per op, sum).
+fn python_round(mode: &str, count: u64, workers: usize) -> Result<(f64, u64), String> {
     let args = [
         mode.to_owned(),
         count.to_string(),
         workers.to_string(),
         "1".to_owned(),
     ];
-    crate::python::one_round(name, SCRIPT, &args, want)
+    python::one_round(SCRIPT, &args)
 }
 
 fn tiny_sum(count: u64) -> u64 {
@@ -112,19 +114,12 @@ fn build(b: &Bench) -> Option<ProcessPool> {
     }
 }
 
-fn python_ok(b: &Bench, name: &str) -> bool {
-    match crate::python::available("concurrent.futures, multiprocessing") {
-        Ok(()) => true,
-        Err(why) => {
-            b.note(&format!("{name} vs python skipped: {why}"));
-            false
-        }
-    }
-}
+/// What Python must import for these rows.
+const PYTHON_MODULES: &str = "concurrent.futures, multiprocessing";
 
 /// `process.roundtrip` vs `python`: one tiny task submitted and waited at a
 /// time.
-pub fn roundtrip(b: &mut Bench) -> Result<(), workwise::BuildError> {
+fn roundtrip(b: &mut Bench) -> Outcome {
     const NAME: &str = "process.roundtrip";
     if !b.wants(NAME, "python") || !python_ok(b, NAME) {
         return Ok(());
@@ -135,61 +130,63 @@ pub fn roundtrip(b: &mut Bench) -> Result<(), workwise::BuildError> {
     } else {
         ROUND_TRIPS.0
     };
-    let want = tiny_sum(count);
     let workers = b.workers;
-    b.run(
-        NAME,
-        "python",
-        1,
-        || {
-            timed(NAME, "workwise", count, want, || {
-                (0..count)
-                    .map(|i| {
-                        pool.submit(TINY, i)
-                            .wait()
-                            .expect("a tiny task gives a value")
-                    })
-                    .fold(0, u64::wrapping_add)
-            })
-        },
-        || python_round("roundtrip", count, workers, want, NAME),
-    );
+    b.row(NAME)
+        .items(count)
+        .want(tiny_sum(count))
+        .ours(|| {
+            (0..count)
+                .map(|i| {
+                    pool.submit(TINY, i)
+                        .wait()
+                        .expect("a tiny task gives a value")
+                })
+                .fold(0, u64::wrapping_add)
+        })
+        .peer_python(PYTHON_MODULES, || python_round("roundtrip", count, workers));
     Ok(())
 }
 
 /// `process.map_tiny` vs `python`: tiny items through `map`, chunked
 /// automatically, against `executor.map(.., chunksize=1000)`.
-pub fn map_tiny(b: &mut Bench) -> Result<(), workwise::BuildError> {
+fn map_tiny(b: &mut Bench) -> Outcome {
     const NAME: &str = "process.map_tiny";
     if !b.wants(NAME, "python") || !python_ok(b, NAME) {
         return Ok(());
     }
     let Some(pool) = build(b) else { return Ok(()) };
     let count = if b.quick { MAP_ITEMS.1 } else { MAP_ITEMS.0 };
-    let want = tiny_sum(count);
     let workers = b.workers;
-    b.run(
-        NAME,
-        "python",
-        1,
-        || {
-            timed(NAME, "workwise", count, want, || {
-                pool.map(TINY, 0..count)
-                    .into_iter()
-                    .map(|r| r.expect("a tiny task gives a value"))
-                    .fold(0, u64::wrapping_add)
-            })
-        },
-        || python_round("map", count, workers, want, NAME),
-    );
+    b.row(NAME)
+        .items(count)
+        .want(tiny_sum(count))
+        .ours(|| {
+            pool.map(TINY, 0..count)
+                .into_iter()
+                .map(|r| r.expect("a tiny task gives a value"))
+                .fold(0, u64::wrapping_add)
+        })
+        .peer_python(PYTHON_MODULES, || python_round("map", count, workers));
     Ok(())
+}
+
+/// Whether Python can run the rows that have no other peer (asked before
+/// their pool is built; a note says why not).
+fn python_ok(b: &Bench, name: &str) -> bool {
+    match python::available(PYTHON_MODULES) {
+        Ok(()) => true,
+        Err(why) => {
+            b.note(&format!("{name} vs python skipped: {why}"));
+            false
+        }
+    }
 }
 
 /// `process.shared_100mb` vs `copy` and `python`: 8 tasks reading one
 /// 100 MB input.
-pub fn shared_100mb(b: &mut Bench) -> Result<(), workwise::BuildError> {
+fn shared_100mb(b: &mut Bench) -> Outcome {
     const NAME: &str = "process.shared_100mb";
-    if !["copy", "python"].iter().any(|p| b.wants(NAME, p)) {
+    if !b.wants_any(NAME, &["copy", "python"]) {
         return Ok(());
     }
     let Some(pool) = build(b) else { return Ok(()) };
@@ -208,8 +205,20 @@ pub fn shared_100mb(b: &mut Bench) -> Result<(), workwise::BuildError> {
         "{NAME}: placing the 100 MB in shared memory took {:.1} ms, once, outside the rounds",
         start.elapsed().as_secs_f64() * 1e3
     ));
-    let ours = || {
-        timed(NAME, "workwise", SHARED_TASKS, want, || {
+    // A copied round moves 800 MB (more in Python): under --quick, 3 timed
+    // rounds and no warm-up keep the row within seconds.
+    let (warmup, timed) = if b.quick {
+        (0, QUICK_SHARED_ROUNDS)
+    } else {
+        (1, b.rounds.timed)
+    };
+    let workers = b.workers;
+    b.row(NAME)
+        .items(SHARED_TASKS)
+        .warmup(warmup)
+        .timed_rounds(timed)
+        .want(want)
+        .ours(|| {
             let handles: Vec<_> = (0..SHARED_TASKS)
                 .map(|_| pool.submit(SAMPLE_SHARED, shared.clone()))
                 .collect();
@@ -218,34 +227,24 @@ pub fn shared_100mb(b: &mut Bench) -> Result<(), workwise::BuildError> {
                 .map(|h| h.wait().expect("the task gives a value"))
                 .sum()
         })
-    };
-    // A copied round moves 800 MB (more in Python): under --quick, 3 timed
-    // rounds and no warm-up keep the row within seconds.
-    let saved = b.rounds;
-    if b.quick {
-        b.rounds.timed = QUICK_SHARED_ROUNDS;
-    }
-    let warmup = if b.quick { 0 } else { 1 };
-    if b.wants(NAME, "copy") {
-        let copied = ByteBuf::from(data.clone());
-        b.run(NAME, "copy", warmup, ours, || {
-            timed(NAME, "copy", SHARED_TASKS, want, || {
+        .peer_on(
+            "copy",
+            || ByteBuf::from(data.clone()),
+            |copied| {
                 let handles: Vec<_> = (0..SHARED_TASKS)
-                    .map(|_| pool.submit_ref(SAMPLE_COPIED, &copied))
+                    .map(|_| pool.submit_ref(SAMPLE_COPIED, copied))
                     .collect();
                 handles
                     .into_iter()
                     .map(|h| h.wait().expect("the task gives a value"))
                     .sum()
-            })
+            },
+        )
+        .peer_python(PYTHON_MODULES, || {
+            python_round("shared", SHARED_TASKS, workers)
         });
-    }
-    if b.wants(NAME, "python") && python_ok(b, NAME) {
-        let workers = b.workers;
-        b.run(NAME, "python", warmup, ours, || {
-            python_round("shared", SHARED_TASKS, workers, want, NAME)
-        });
-    }
-    b.rounds = saved;
     Ok(())
 }
+
+/// The rows of this file, in the order they run.
+pub const ROWS: &[Scenario] = &[roundtrip, map_tiny, shared_100mb];

@@ -25,11 +25,10 @@ use std::ops::Range;
 use std::sync::mpsc;
 use std::thread;
 
-use workwise::{BuildError, Queue};
+use workwise::Queue;
 
-use crate::harness::{timed, Round};
+use crate::harness::{Bench, Outcome, Scenario};
 use crate::python;
-use crate::Bench;
 
 /// Messages per round (full, `--quick`).
 const MESSAGES: (u64, u64) = (1_000_000, 200_000);
@@ -125,116 +124,83 @@ fn ours(q: &Queue<u64>, count: u64, producers: usize, consumers: usize) -> u64 {
     )
 }
 
-fn crossbeam(cap: usize, count: u64, producers: usize, consumers: usize) -> Round {
-    let (tx, rx) = crossbeam_channel::bounded::<u64>(cap);
-    let senders: Vec<_> = (0..producers).map(|_| tx.clone()).collect();
-    let receivers: Vec<_> = (0..consumers).map(|_| rx.clone()).collect();
-    drop((tx, rx));
-    timed(
-        &row_name(producers, consumers, cap),
-        "crossbeam-channel",
+/// One sender per producer and one receiver per consumer of the channel
+/// `(tx, rx)`, which closes when the last sender drops.
+fn fan<Tx: Clone, Rx: Clone>(
+    (tx, rx): (Tx, Rx),
+    producers: usize,
+    consumers: usize,
+) -> Result<(Vec<Tx>, Vec<Rx>), String> {
+    let senders = (0..producers).map(|_| tx.clone()).collect();
+    let receivers = (0..consumers).map(|_| rx.clone()).collect();
+    Ok((senders, receivers))
+}
+
+type Ends<Tx, Rx> = (Vec<Tx>, Vec<Rx>);
+
+fn crossbeam(count: u64, (senders, receivers): Ends<CbSender, CbReceiver>) -> u64 {
+    exchange(
         count,
-        want_sum(count),
-        || {
-            exchange(
-                count,
-                senders,
-                receivers,
-                |tx, i| tx.send(i).expect("a consumer is receiving"),
-                |rx| rx.iter().fold(0, u64::wrapping_add),
-                || {},
-            )
-        },
+        senders,
+        receivers,
+        |tx, i| tx.send(i).expect("a consumer is receiving"),
+        |rx| rx.iter().fold(0, u64::wrapping_add),
+        || {},
     )
 }
 
-fn flume(cap: usize, count: u64, producers: usize, consumers: usize) -> Round {
-    let (tx, rx) = flume::bounded::<u64>(cap);
-    let senders: Vec<_> = (0..producers).map(|_| tx.clone()).collect();
-    let receivers: Vec<_> = (0..consumers).map(|_| rx.clone()).collect();
-    drop((tx, rx));
-    timed(
-        &row_name(producers, consumers, cap),
-        "flume",
+fn flume(count: u64, (senders, receivers): Ends<flume::Sender<u64>, flume::Receiver<u64>>) -> u64 {
+    exchange(
         count,
-        want_sum(count),
-        || {
-            exchange(
-                count,
-                senders,
-                receivers,
-                |tx, i| tx.send(i).expect("a consumer is receiving"),
-                |rx| rx.iter().fold(0, u64::wrapping_add),
-                || {},
-            )
-        },
+        senders,
+        receivers,
+        |tx, i| tx.send(i).expect("a consumer is receiving"),
+        |rx| rx.iter().fold(0, u64::wrapping_add),
+        || {},
     )
 }
 
-fn kanal(cap: usize, count: u64, producers: usize, consumers: usize) -> Round {
-    let (tx, rx) = kanal::bounded::<u64>(cap);
-    let senders: Vec<_> = (0..producers).map(|_| tx.clone()).collect();
-    let receivers: Vec<_> = (0..consumers).map(|_| rx.clone()).collect();
-    drop((tx, rx));
-    timed(
-        &row_name(producers, consumers, cap),
-        "kanal",
+fn kanal(count: u64, (senders, receivers): Ends<kanal::Sender<u64>, kanal::Receiver<u64>>) -> u64 {
+    exchange(
         count,
-        want_sum(count),
-        || {
-            exchange(
-                count,
-                senders,
-                receivers,
-                |tx, i| tx.send(i).expect("a consumer is receiving"),
-                |rx| rx.fold(0, u64::wrapping_add),
-                || {},
-            )
-        },
+        senders,
+        receivers,
+        |tx, i| tx.send(i).expect("a consumer is receiving"),
+        |rx| rx.fold(0, u64::wrapping_add),
+        || {},
     )
 }
 
 /// std's `Receiver` is not `Clone`: one consumer only.
-fn std_mpsc(cap: usize, count: u64, producers: usize) -> Round {
+fn std_channel(cap: usize, producers: usize) -> Ends<mpsc::SyncSender<u64>, mpsc::Receiver<u64>> {
     let (tx, rx) = mpsc::sync_channel::<u64>(cap);
-    let senders: Vec<_> = (0..producers).map(|_| tx.clone()).collect();
-    drop(tx);
-    timed(
-        &row_name(producers, 1, cap),
-        "std",
+    ((0..producers).map(|_| tx.clone()).collect(), vec![rx])
+}
+
+fn std_mpsc(
+    count: u64,
+    (senders, receivers): Ends<mpsc::SyncSender<u64>, mpsc::Receiver<u64>>,
+) -> u64 {
+    exchange(
         count,
-        want_sum(count),
-        || {
-            exchange(
-                count,
-                senders,
-                vec![rx],
-                |tx, i| tx.send(i).expect("the consumer is receiving"),
-                |rx| rx.iter().fold(0, u64::wrapping_add),
-                || {},
-            )
-        },
+        senders,
+        receivers,
+        |tx, i| tx.send(i).expect("the consumer is receiving"),
+        |rx| rx.iter().fold(0, u64::wrapping_add),
+        || {},
     )
 }
 
+type CbSender = crossbeam_channel::Sender<u64>;
+type CbReceiver = crossbeam_channel::Receiver<u64>;
+
 /// The `queue.*` rows, each against every peer in [`PEERS`].
-pub fn queue_rows(b: &mut Bench) -> Result<(), BuildError> {
-    let wanted = |b: &Bench, name: &str| PEERS.iter().any(|p| b.wants(name, p));
-    if !SHAPES
-        .iter()
-        .any(|&(p, c, cap)| wanted(b, &row_name(p, c, cap)))
-    {
+fn queue_rows(b: &mut Bench) -> Outcome {
+    let wanted = |b: &Bench, (p, c, cap)| b.wants_any(&row_name(p, c, cap), &PEERS);
+    if !SHAPES.iter().any(|&shape| wanted(b, shape)) {
         return Ok(());
     }
-    let count = if b.quick { MESSAGES.1 } else { MESSAGES.0 };
-    if b.quick {
-        b.note(&format!(
-            "queue.*: --quick uses {count} messages per round (not {})",
-            MESSAGES.0
-        ));
-    }
-    // Asked once, and only when a python row is wanted.
-    let mut python_ok: Option<Result<(), String>> = None;
+    let count = b.size("queue.*", MESSAGES, "messages");
     let python_count = if b.quick {
         PYTHON_MESSAGES.1
     } else {
@@ -242,68 +208,65 @@ pub fn queue_rows(b: &mut Bench) -> Result<(), BuildError> {
     };
     for (p, c, cap) in SHAPES {
         let name = row_name(p, c, cap);
-        if !wanted(b, &name) {
+        if !wanted(b, (p, c, cap)) {
             continue;
         }
-        let run_ours = |count: u64| {
-            let name = &name;
-            let want = want_sum(count);
-            move || {
-                let q = Queue::bounded(cap).map_err(|e| e.to_string())?;
-                timed(name, "workwise", count, want, || ours(&q, count, p, c))
-            }
-        };
-        if b.wants(&name, "crossbeam-channel") {
-            b.run(
-                &name,
+        let new_queue = || Queue::bounded(cap).map_err(|e| e.to_string());
+        let race = b
+            .row(&name)
+            .items(count)
+            .want(want_sum(count))
+            .ours_with(new_queue, |q| ours(&q, count, p, c))
+            .peer_with(
                 "crossbeam-channel",
-                b.rounds.warmup,
-                run_ours(count),
-                || crossbeam(cap, count, p, c),
+                || fan(crossbeam_channel::bounded(cap), p, c),
+                |ends| crossbeam(count, ends),
+            )
+            .peer_with(
+                "flume",
+                || fan(flume::bounded(cap), p, c),
+                |ends| flume(count, ends),
+            )
+            .peer_with(
+                "kanal",
+                || fan(kanal::bounded(cap), p, c),
+                |ends| kanal(count, ends),
             );
-        }
-        if b.wants(&name, "flume") {
-            b.run(&name, "flume", b.rounds.warmup, run_ours(count), || {
-                flume(cap, count, p, c)
-            });
-        }
-        if b.wants(&name, "kanal") {
-            b.run(&name, "kanal", b.rounds.warmup, run_ours(count), || {
-                kanal(cap, count, p, c)
-            });
-        }
-        if b.wants(&name, "std") {
-            if c == 1 {
-                b.run(&name, "std", b.rounds.warmup, run_ours(count), || {
-                    std_mpsc(cap, count, p)
-                });
-            } else {
-                b.note(&format!(
-                    "{name} vs std skipped: std::sync::mpsc's Receiver is not Clone, so it \
-                     has no {c}-consumer form; sharing it behind a Mutex would time a lock \
-                     that lets one consumer receive at a time, not std's channel"
-                ));
-            }
-        }
+        if c == 1 {
+            race.peer_with(
+                "std",
+                || Ok(std_channel(cap, p)),
+                |ends| std_mpsc(count, ends),
+            )
+        } else {
+            race.skip(
+                "std",
+                &format!(
+                    "std::sync::mpsc's Receiver is not Clone, so it has no {c}-consumer form; \
+                     sharing it behind a Mutex would time a lock that lets one consumer \
+                     receive at a time, not std's channel"
+                ),
+            )
+        };
         if b.wants(&name, "python") {
-            match python_ok.get_or_insert_with(|| python::available("queue, threading")) {
-                Err(why) => b.note(&format!("{name} vs python skipped: {why}")),
-                Ok(()) => {
-                    b.note(&format!(
-                        "{name} vs python: {python_count} messages per round on both sides \
-                         (ns per message stays comparable)"
-                    ));
-                    let want = want_sum(python_count);
-                    // Each Python round is its own process: one warm-up.
-                    b.run(&name, "python", 1, run_ours(python_count), || {
-                        python::queue_round(&name, python_count, p, c, cap, want)
-                    });
-                }
-            }
+            b.note(&format!(
+                "{name} vs python: {python_count} messages per round on both sides \
+                 (ns per message stays comparable)"
+            ));
+            b.row(&name)
+                .items(python_count)
+                .want(want_sum(python_count))
+                .ours_with(new_queue, |q| ours(&q, python_count, p, c))
+                .peer_python("queue, threading", || {
+                    python::queue_round(python_count, p, c, cap)
+                });
         }
     }
     Ok(())
 }
+
+/// The rows of this file.
+pub const ROWS: &[Scenario] = &[queue_rows];
 
 #[cfg(test)]
 mod tests {
@@ -326,11 +289,14 @@ mod tests {
             let q = Queue::bounded(cap).unwrap();
             assert_eq!(ours(&q, count, p, c), want);
             assert_eq!(q.unfinished(), 0);
-            assert!(crossbeam(cap, count, p, c).is_ok());
-            assert!(flume(cap, count, p, c).is_ok());
-            assert!(kanal(cap, count, p, c).is_ok());
+            let ends = fan(crossbeam_channel::bounded(cap), p, c).unwrap();
+            assert_eq!(crossbeam(count, ends), want);
+            let ends = fan(flume::bounded(cap), p, c).unwrap();
+            assert_eq!(flume(count, ends), want);
+            let ends = fan(kanal::bounded(cap), p, c).unwrap();
+            assert_eq!(kanal(count, ends), want);
             if c == 1 {
-                assert!(std_mpsc(cap, count, p).is_ok());
+                assert_eq!(std_mpsc(count, std_channel(cap, p)), want);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The data-parallel scenarios: `Pool::par_map` and `Pool::map_reduce`
+//! The data-parallel rows (`cpu.*`): `Pool::par_map` and `Pool::map_reduce`
 //! against rayon and a plain sequential loop, on the shared workloads of
 //! `workwise-workloads`. Row names are read by outside scripts: keep them
 //! exactly.
@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::hint::black_box;
 
 use rayon::prelude::*;
-use workwise::{BuildError, Pool};
+use workwise::Pool;
 use workwise_workloads::{cheap, heavy, text};
 
-use crate::harness::{timed, timed_verify};
-use crate::Bench;
+use crate::harness::{Bench, Outcome, Scenario};
+use crate::pool::rayon_pool;
 
 /// Items per round in `cpu.par_map.cheap` (full, `--quick`).
 const CHEAP_ITEMS: (u64, u64) = (10_000_000, 2_000_000);
@@ -33,31 +33,6 @@ const TEXT_BLOCKS: usize = 256;
 const TINY_ITEMS: u64 = 100;
 /// `par_map` calls per round in `cpu.par_map.tiny`.
 const TINY_CALLS: u64 = 20_000;
-
-fn rayon_pool(n: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .expect("rayon builds a pool")
-}
-
-/// `count` for a full run, or the smaller `quick` one under `--quick` (said
-/// on stderr).
-fn size<T: Copy + std::fmt::Display>(
-    b: &Bench,
-    name: &str,
-    (full, quick): (T, T),
-    what: &str,
-) -> T {
-    if b.quick {
-        b.note(&format!(
-            "{name}: --quick uses {quick} {what} per round on every side (not {full})"
-        ));
-        quick
-    } else {
-        full
-    }
-}
 
 /// With `--verbose`, how often our pool ran inline and in parallel so far.
 fn decisions(b: &Bench, name: &str, pool: &Pool) {
@@ -84,111 +59,86 @@ fn same_items(got: &[u64], want: &[u64]) -> Result<(), String> {
     }
 }
 
-/// Row 1: `map_reduce` of a cheap function over ten million items, summed.
+/// `map_reduce` of a cheap function over ten million items, summed.
 ///
 /// The sum wraps: wrapping addition is associative and commutative, so every
 /// side must reach the same total whatever its grouping.
-pub fn par_map_cheap(b: &mut Bench) -> Result<(), BuildError> {
+fn par_map_cheap(b: &mut Bench) -> Outcome {
     const NAME: &str = "cpu.par_map.cheap";
-    if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
+    if !b.wants_any(NAME, &["rayon", "sequential"]) {
         return Ok(());
     }
     let n = b.workers;
-    let count = size(b, NAME, CHEAP_ITEMS, "items");
+    let count = b.size(NAME, CHEAP_ITEMS, "items");
     let v: Vec<u64> = (0..count).collect();
-    let sequential = |v: &Vec<u64>| {
-        black_box(v)
+    let sequential = || {
+        black_box(&v)
             .iter()
             .map(|&x| cheap(x))
             .fold(0, u64::wrapping_add)
     };
-    let want = sequential(&v);
     let ours = Pool::cpu().max_workers(n).build()?;
-    let run_ours = || {
-        let (ours, v) = (&ours, &v);
-        move || {
-            timed(NAME, "workwise", count, want, || {
-                ours.map_reduce(black_box(v), |&x| cheap(x), 0u64, u64::wrapping_add)
-                    .expect("cheap does not panic")
-            })
-        }
-    };
-
-    if b.wants(NAME, "rayon") {
-        let peer = rayon_pool(n);
-        b.run(NAME, "rayon", b.rounds.warmup, run_ours(), || {
-            timed(NAME, "rayon", count, want, || {
+    b.row(NAME)
+        .items(count)
+        .want(sequential())
+        .ours(|| {
+            ours.map_reduce(black_box(&v), |&x| cheap(x), 0u64, u64::wrapping_add)
+                .expect("cheap does not panic")
+        })
+        .peer_on(
+            "rayon",
+            || rayon_pool(n),
+            |peer| {
                 peer.install(|| {
                     black_box(&v)
                         .par_iter()
                         .map(|&x| cheap(x))
                         .reduce(|| 0, u64::wrapping_add)
                 })
-            })
-        });
-    }
-    if b.wants(NAME, "sequential") {
-        b.run(NAME, "sequential", b.rounds.warmup, run_ours(), || {
-            timed(NAME, "sequential", count, want, || sequential(&v))
-        });
-    }
+            },
+        )
+        .peer("sequential", sequential);
     decisions(b, NAME, &ours);
     Ok(())
 }
 
-/// Row 2: `par_map` of a ~1 µs function, collected in input order.
-pub fn par_map_heavy(b: &mut Bench) -> Result<(), BuildError> {
+/// `par_map` of a ~1 µs function, collected in input order.
+fn par_map_heavy(b: &mut Bench) -> Outcome {
     const NAME: &str = "cpu.par_map.heavy";
-    if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
+    if !b.wants_any(NAME, &["rayon", "sequential"]) {
         return Ok(());
     }
     let n = b.workers;
-    let count = size(b, NAME, HEAVY_ITEMS, "items");
+    let count = b.size(NAME, HEAVY_ITEMS, "items");
     let v: Vec<u64> = (0..count).collect();
-    let sequential = |v: &Vec<u64>| black_box(v).iter().map(|&x| heavy(x)).collect::<Vec<u64>>();
-    let want = sequential(&v);
-    let verify = |got: &Vec<u64>| same_items(got, &want);
-    let ours = Pool::cpu().max_workers(n).build()?;
-    let run_ours = || {
-        let (ours, v) = (&ours, &v);
-        move || {
-            timed_verify(
-                NAME,
-                "workwise",
-                count,
-                || {
-                    ours.par_map(black_box(v), |&x| heavy(x))
-                        .expect("heavy does not panic")
-                },
-                verify,
-            )
-        }
+    let sequential = || {
+        black_box(&v)
+            .iter()
+            .map(|&x| heavy(x))
+            .collect::<Vec<u64>>()
     };
-
-    if b.wants(NAME, "rayon") {
-        let peer = rayon_pool(n);
-        b.run(NAME, "rayon", b.rounds.warmup, run_ours(), || {
-            timed_verify(
-                NAME,
-                "rayon",
-                count,
-                || {
-                    peer.install(|| {
-                        black_box(&v)
-                            .par_iter()
-                            .map(|&x| heavy(x))
-                            .collect::<Vec<u64>>()
-                    })
-                },
-                verify,
-            )
-        });
-    }
-    if b.wants(NAME, "sequential") {
-        b.run(NAME, "sequential", b.rounds.warmup, run_ours(), || {
-            timed_verify(NAME, "sequential", count, || sequential(&v), verify)
-        });
-    }
+    let want = sequential();
+    let ours = Pool::cpu().max_workers(n).build()?;
+    b.row(NAME)
+        .items(count)
+        .verify(|got: &Vec<u64>| same_items(got, &want))
+        .ours(|| {
+            ours.par_map(black_box(&v), |&x| heavy(x))
+                .expect("heavy does not panic")
+        })
+        .peer_on(
+            "rayon",
+            || rayon_pool(n),
+            |peer| {
+                peer.install(|| {
+                    black_box(&v)
+                        .par_iter()
+                        .map(|&x| heavy(x))
+                        .collect::<Vec<u64>>()
+                })
+            },
+        )
+        .peer("sequential", sequential);
     decisions(b, NAME, &ours);
     Ok(())
 }
@@ -223,72 +173,44 @@ fn wordcount_sequential<'a>(blocks: &Vec<&'a str>) -> Counts<'a> {
         .fold(HashMap::new(), text::merge)
 }
 
-/// Row 3: a word count over generated text cut into blocks, one map per
-/// block, merged.
-pub fn wordcount(b: &mut Bench) -> Result<(), BuildError> {
+/// A word count over generated text cut into blocks, one map per block,
+/// merged; figures are ns per byte.
+fn wordcount(b: &mut Bench) -> Outcome {
     const NAME: &str = "cpu.map_reduce.wordcount";
-    if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
+    if !b.wants_any(NAME, &["rayon", "sequential"]) {
         return Ok(());
     }
     let n = b.workers;
-    let bytes = size(b, NAME, TEXT_BYTES, "bytes of text");
+    let bytes = b.size(NAME, TEXT_BYTES, "bytes of text");
     let text = text::generate(bytes, TEXT_SEED);
     let blocks = text::blocks(&text, TEXT_BLOCKS);
-    let units = text.len() as u64;
     let want = wordcount_sequential(&blocks);
-    let verify = |got: &Counts<'_>| same_counts(got, &want);
     let ours = Pool::cpu().max_workers(n).build()?;
-    let run_ours = || {
-        let (ours, blocks) = (&ours, &blocks);
-        move || {
-            timed_verify(
-                NAME,
-                "workwise",
-                units,
-                || {
-                    ours.map_reduce(
-                        black_box(blocks),
-                        |&b| text::count_words(b),
-                        HashMap::new(),
-                        text::merge,
-                    )
-                    .expect("count_words does not panic")
-                },
-                verify,
+    b.row(NAME)
+        .items(text.len() as u64)
+        .verify(|got: &Counts<'_>| same_counts(got, &want))
+        .ours(|| {
+            ours.map_reduce(
+                black_box(&blocks),
+                |&b| text::count_words(b),
+                HashMap::new(),
+                text::merge,
             )
-        }
-    };
-
-    if b.wants(NAME, "rayon") {
-        let peer = rayon_pool(n);
-        b.run(NAME, "rayon", b.rounds.warmup, run_ours(), || {
-            timed_verify(
-                NAME,
-                "rayon",
-                units,
-                || {
-                    peer.install(|| {
-                        black_box(&blocks)
-                            .par_iter()
-                            .map(|&b| text::count_words(b))
-                            .reduce(HashMap::new, text::merge)
-                    })
-                },
-                verify,
-            )
-        });
-    }
-    if b.wants(NAME, "sequential") {
-        b.run(NAME, "sequential", b.rounds.warmup, run_ours(), || {
-            timed_verify(
-                NAME,
-                "sequential",
-                units,
-                || wordcount_sequential(&blocks),
-                verify,
-            )
-        });
-    }
+            .expect("count_words does not panic")
+        })
+        .peer_on(
+            "rayon",
+            || rayon_pool(n),
+            |peer| {
+                peer.install(|| {
+                    black_box(&blocks)
+                        .par_iter()
+                        .map(|&b| text::count_words(b))
+                        .reduce(HashMap::new, text::merge)
+                })
+            },
+        )
+        .peer("sequential", || wordcount_sequential(&blocks));
     decisions(b, NAME, &ours);
     Ok(())
 }
@@ -316,9 +238,9 @@ fn tiny_calls(v: &Vec<u64>, calls: u64, mut op: impl FnMut(&Vec<u64>) -> Vec<u64
     fingerprint
 }
 
-/// Row 4: `par_map` over 100 trivial items, called many times from one call
-/// site: it should run inline, at about the cost of a plain loop.
-pub fn par_map_tiny(b: &mut Bench) -> Result<(), BuildError> {
+/// `par_map` over 100 trivial items, called many times from one call site:
+/// it should run inline, at about the cost of a plain loop.
+fn par_map_tiny(b: &mut Bench) -> Outcome {
     const NAME: &str = "cpu.par_map.tiny";
     if !b.wants(NAME, "sequential") {
         return Ok(());
@@ -326,28 +248,22 @@ pub fn par_map_tiny(b: &mut Bench) -> Result<(), BuildError> {
     let n = b.workers;
     let v: Vec<u64> = (0..TINY_ITEMS).collect();
     let sequential = |v: &Vec<u64>| v.iter().map(tiny).collect::<Vec<u64>>();
-    let want = tiny_calls(&v, TINY_CALLS, sequential);
     let ours = Pool::cpu().max_workers(n).build()?;
-    b.run(
-        NAME,
-        "sequential",
-        b.rounds.warmup,
-        || {
-            timed(NAME, "workwise", TINY_CALLS, want, || {
-                tiny_calls(&v, TINY_CALLS, |v| {
-                    ours.par_map(v, tiny).expect("tiny does not panic")
-                })
+    b.row(NAME)
+        .items(TINY_CALLS)
+        .want(tiny_calls(&v, TINY_CALLS, sequential))
+        .ours(|| {
+            tiny_calls(&v, TINY_CALLS, |v| {
+                ours.par_map(v, tiny).expect("tiny does not panic")
             })
-        },
-        || {
-            timed(NAME, "sequential", TINY_CALLS, want, || {
-                tiny_calls(&v, TINY_CALLS, sequential)
-            })
-        },
-    );
+        })
+        .peer("sequential", || tiny_calls(&v, TINY_CALLS, sequential));
     decisions(b, NAME, &ours);
     Ok(())
 }
+
+/// The rows of this file, in the order they run.
+pub const ROWS: &[Scenario] = &[par_map_cheap, par_map_heavy, wordcount, par_map_tiny];
 
 #[cfg(test)]
 mod tests {
