@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::{LimitError, RateLimiter};
+use super::{LimitBuildError, RateLimiter};
 use crate::clock::{Clock, RealClock};
 
 #[cfg(loom)]
@@ -28,7 +28,7 @@ impl RateLimiter<RealClock> {
     ///
     /// let limiter = RateLimiter::per_second(4).build()?;
     /// assert_eq!(limiter.interval(), Duration::from_millis(250));
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn per_second(n: u32) -> RateLimiterBuilder {
         Self::new(n, Duration::from_secs(1))
@@ -44,7 +44,7 @@ impl RateLimiter<RealClock> {
     ///
     /// let limiter = RateLimiter::per_minute(30).build()?;
     /// assert_eq!(limiter.interval(), Duration::from_secs(2));
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn per_minute(n: u32) -> RateLimiterBuilder {
         Self::new(n, Duration::from_secs(60))
@@ -57,7 +57,7 @@ impl RateLimiter<RealClock> {
     /// would lower by more than 1% (finer than one permit per nanosecond,
     /// or a few nanoseconds apart) is refused by
     /// [`build`](RateLimiterBuilder::build) with
-    /// [`LimitError::RateTooFine`].
+    /// [`LimitBuildError::RateTooFine`].
     ///
     /// # Examples
     ///
@@ -67,7 +67,7 @@ impl RateLimiter<RealClock> {
     ///
     /// let limiter = RateLimiter::new(3, Duration::from_millis(30)).build()?;
     /// assert_eq!(limiter.interval(), Duration::from_millis(10));
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     #[allow(
         clippy::new_ret_no_self,
@@ -97,7 +97,7 @@ impl RateLimiter<RealClock> {
 ///     .clock(ManualClock::new())
 ///     .build()?;
 /// assert_eq!(limiter.interval(), Duration::from_millis(600));
-/// # Ok::<(), workwise::LimitError>(())
+/// # Ok::<(), workwise::LimitBuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
@@ -120,7 +120,7 @@ impl<C: Clock> RateLimiterBuilder<C> {
     ///
     /// let limiter = RateLimiter::per_second(10).burst(3).clock(ManualClock::new()).build()?;
     /// assert_eq!((0..5).filter(|_| limiter.try_acquire().is_ok()).count(), 3);
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn burst(mut self, b: u32) -> Self {
         self.burst = b;
@@ -161,38 +161,41 @@ impl<C: Clock> RateLimiterBuilder<C> {
     /// # Examples
     ///
     /// ```
-    /// use workwise::{LimitError, RateLimiter};
+    /// use workwise::{LimitBuildError, RateLimiter};
     ///
     /// assert!(RateLimiter::per_second(10).build().is_ok());
-    /// assert_eq!(RateLimiter::per_second(0).build().unwrap_err(), LimitError::ZeroRate);
+    /// let err = RateLimiter::per_second(0).build().unwrap_err();
+    /// assert_eq!(err, LimitBuildError::ZeroRate);
+    /// assert!(err.to_string().contains("per_second(10)")); // what to write instead
     /// ```
     ///
     /// # Errors
     ///
-    /// A [`LimitError`] that says what to change: a rate, period or burst of
-    /// zero, an `interval × burst` longer than 100 years, or a rate finer
-    /// than whole nanoseconds keep to within 1%
-    /// ([`LimitError::RateTooFine`]).
-    pub fn build(self) -> Result<RateLimiter<C>, LimitError> {
+    /// A [`LimitBuildError`] that says what to change: a rate, period or
+    /// burst of zero, an `interval × burst` longer than 100 years, or a rate
+    /// finer than whole nanoseconds keep to within 1%
+    /// ([`LimitBuildError::RateTooFine`]). Run-time refusals have their own
+    /// types ([`RateLimiter`]'s "# Errors" grid).
+    pub fn build(self) -> Result<RateLimiter<C>, LimitBuildError> {
         if self.rate == 0 {
-            return Err(LimitError::ZeroRate);
+            return Err(LimitBuildError::ZeroRate);
         }
         if self.period.is_zero() {
-            return Err(LimitError::ZeroPeriod);
+            return Err(LimitBuildError::ZeroPeriod);
         }
         if self.burst == 0 {
-            return Err(LimitError::ZeroBurst);
+            return Err(LimitBuildError::ZeroBurst);
         }
         let period = self.period.as_nanos();
         let interval = period.div_ceil(u128::from(self.rate));
         let window = interval * u128::from(self.burst);
         if window > MAX_WINDOW.as_nanos() {
-            return Err(LimitError::WindowTooLong);
+            return Err(LimitBuildError::WindowTooLong);
         }
         // interval ≤ 100 years and rate < 2^32, so neither side overflows:
         // refuse when `interval × rate > 1.01 × period`.
         if interval * u128::from(self.rate) * 100 > period * 101 {
-            return Err(LimitError::RateTooFine {
+            return Err(LimitBuildError::RateTooFine {
                 rate: self.rate,
                 period: self.period,
             });

@@ -1,11 +1,14 @@
-//! The limiter's errors and the wait it reports.
+//! The limiter's errors, one type per call shape (as crossbeam's channel
+//! errors are), each with only the variants its calls can return: the grid
+//! is in [`RateLimiter`](crate::RateLimiter)'s docs.
 
 use std::fmt;
 use std::time::Duration;
 
 /// The wait until a permit is free: the answer of a refused
-/// [`RateLimiter::try_acquire`]. `Duration::MAX` means never: the clock is
-/// at its end.
+/// [`RateLimiter::try_acquire`](crate::RateLimiter::try_acquire) or
+/// [`acquire_timeout`](crate::RateLimiter::acquire_timeout).
+/// `Duration::MAX` means never: the clock is at its end.
 ///
 /// # Examples
 ///
@@ -42,7 +45,8 @@ impl fmt::Display for RetryAfter {
 
 impl std::error::Error for RetryAfter {}
 
-/// Why [`RateLimiter::try_acquire_n`] granted nothing.
+/// Why [`RateLimiter::try_acquire_n`](crate::RateLimiter::try_acquire_n)
+/// granted nothing.
 ///
 /// # Examples
 ///
@@ -53,7 +57,7 @@ impl std::error::Error for RetryAfter {}
 /// let err = limiter.try_acquire_n(3).unwrap_err();
 /// assert_eq!(err, TryAcquireError::ExceedsBurst { requested: 3, burst: 2 });
 /// assert_eq!(err.retry_after(), None);
-/// # Ok::<(), workwise::LimitError>(())
+/// # Ok::<(), workwise::LimitBuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -101,32 +105,89 @@ impl fmt::Display for TryAcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TryAcquireError::RetryAfter(r) => r.fmt(f),
-            TryAcquireError::ExceedsBurst { requested, burst } => LimitError::ExceedsBurst {
-                requested: *requested,
-                burst: *burst,
+            TryAcquireError::ExceedsBurst { requested, burst } => {
+                exceeds_burst(f, *requested, *burst)
             }
-            .fmt(f),
         }
     }
 }
 
 impl std::error::Error for TryAcquireError {}
 
-/// A rate limiter that cannot work as configured, or a request it can never
-/// grant.
+/// Why [`RateLimiter::acquire_n`](crate::RateLimiter::acquire_n) or
+/// [`acquire_n_async`](crate::RateLimiter::acquire_n_async) granted nothing:
+/// a request that waiting can never satisfy, reported at once.
 ///
 /// # Examples
 ///
 /// ```
-/// use workwise::{LimitError, RateLimiter};
+/// use workwise::{AcquireError, RateLimiter};
+///
+/// let limiter = RateLimiter::per_second(10).burst(2).build()?;
+/// let err = limiter.acquire_n(3).unwrap_err();
+/// assert_eq!(err, AcquireError::ExceedsBurst { requested: 3, burst: 2 });
+/// assert!(err.to_string().contains(".burst(3)"));
+/// # Ok::<(), workwise::LimitBuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AcquireError {
+    /// More permits asked for at once than the burst: they can never be
+    /// free together, so the call neither waits nor reserves.
+    ExceedsBurst {
+        /// The permits asked for.
+        requested: u32,
+        /// The limiter's burst.
+        burst: u32,
+    },
+}
+
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AcquireError::ExceedsBurst { requested, burst } => exceeds_burst(f, *requested, *burst),
+        }
+    }
+}
+
+impl std::error::Error for AcquireError {}
+
+impl From<AcquireError> for TryAcquireError {
+    fn from(e: AcquireError) -> Self {
+        match e {
+            AcquireError::ExceedsBurst { requested, burst } => {
+                TryAcquireError::ExceedsBurst { requested, burst }
+            }
+        }
+    }
+}
+
+/// The `ExceedsBurst` message, shared by [`AcquireError`] and
+/// [`TryAcquireError`].
+fn exceeds_burst(f: &mut fmt::Formatter<'_>, requested: u32, burst: u32) -> fmt::Result {
+    write!(
+        f,
+        "{requested} permits at once can never be granted by a limiter with a burst of \
+         {burst}: ask for at most {burst} at a time, or build the limiter with \
+         .burst({requested})"
+    )
+}
+
+/// A rate limiter configuration that cannot work: what
+/// [`RateLimiterBuilder::build`](crate::RateLimiterBuilder::build) returns.
+///
+/// # Examples
+///
+/// ```
+/// use workwise::{LimitBuildError, RateLimiter};
 ///
 /// let err = RateLimiter::per_second(10).burst(0).build().unwrap_err();
-/// assert_eq!(err, LimitError::ZeroBurst);
+/// assert_eq!(err, LimitBuildError::ZeroBurst);
 /// assert!(err.to_string().contains("burst(1)"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum LimitError {
+pub enum LimitBuildError {
     /// A rate of zero permits per period.
     ZeroRate,
     /// A period of zero.
@@ -143,38 +204,31 @@ pub enum LimitError {
         /// The period.
         period: Duration,
     },
-    /// More permits asked for at once than the burst.
-    ExceedsBurst {
-        /// The permits asked for.
-        requested: u32,
-        /// The limiter's burst.
-        burst: u32,
-    },
 }
 
-impl fmt::Display for LimitError {
+impl fmt::Display for LimitBuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LimitError::ZeroRate => f.write_str(
+            LimitBuildError::ZeroRate => f.write_str(
                 "a rate limiter needs a rate of at least 1 permit per period: a rate of 0 would \
                  block every call forever; pick the most calls the service allows (say \
                  RateLimiter::per_second(10)), or per_minute(n) for slower rates",
             ),
-            LimitError::ZeroPeriod => f.write_str(
+            LimitBuildError::ZeroPeriod => f.write_str(
                 "a rate limiter needs a period longer than zero: n permits per 0 s is no limit \
                  at all; use RateLimiter::per_second(n) or RateLimiter::new(n, period) with a \
                  period such as Duration::from_secs(1)",
             ),
-            LimitError::ZeroBurst => f.write_str(
+            LimitBuildError::ZeroBurst => f.write_str(
                 "a rate limiter's burst must be at least 1: a burst of 0 would grant nothing; \
                  use .burst(1) (the default) for evenly spaced calls, or more to let that many \
                  go at once",
             ),
-            LimitError::WindowTooLong => f.write_str(
+            LimitBuildError::WindowTooLong => f.write_str(
                 "the rate limiter's interval times its burst is longer than 100 years; use a \
                  shorter period, a higher rate or a smaller burst",
             ),
-            LimitError::RateTooFine { rate, period } => write!(
+            LimitBuildError::RateTooFine { rate, period } => write!(
                 f,
                 "{rate} permits per {period:?} is finer than a rate limiter keeps: it spaces \
                  permits by whole nanoseconds, so it would grant only {kept:.0} a second \
@@ -186,17 +240,11 @@ impl fmt::Display for LimitError {
                 lost = 100.0
                     - 100.0 * kept_rate(*rate, *period) * period.as_secs_f64() / f64::from(*rate),
             ),
-            LimitError::ExceedsBurst { requested, burst } => write!(
-                f,
-                "{requested} permits at once can never be granted by a limiter with a burst of \
-                 {burst}: ask for at most {burst} at a time, or build the limiter with \
-                 .burst({requested})"
-            ),
         }
     }
 }
 
-impl std::error::Error for LimitError {}
+impl std::error::Error for LimitBuildError {}
 
 /// The rate, in permits a second, that `rate` per `period` keeps once its
 /// interval is rounded up to whole nanoseconds.

@@ -71,7 +71,7 @@ use loom::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicU64;
 
 pub use builder::RateLimiterBuilder;
-pub use error::{LimitError, RetryAfter, TryAcquireError};
+pub use error::{AcquireError, LimitBuildError, RetryAfter, TryAcquireError};
 
 use word::{duration_nanos, Refused};
 
@@ -103,6 +103,19 @@ use word::{duration_nanos, Refused};
 /// limiter.acquire(); // sleeps until its turn (about 100 ms)
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # Errors
+///
+/// Each call returns an error type with only the failures it can have (as
+/// crossbeam's channels do):
+///
+/// | Call | Error | Means |
+/// |------|-------|-------|
+/// | [`build`](RateLimiterBuilder::build) | [`LimitBuildError`] | a rate, period or burst that cannot work |
+/// | [`try_acquire`](Self::try_acquire), [`acquire_timeout`](Self::acquire_timeout) | [`RetryAfter`] | not now: the wait until a permit is free |
+/// | [`try_acquire_n`](Self::try_acquire_n) | [`TryAcquireError`] | not now ([`RetryAfter`](TryAcquireError::RetryAfter)), or never ([`ExceedsBurst`](TryAcquireError::ExceedsBurst)) |
+/// | [`acquire_n`](Self::acquire_n), [`acquire_n_async`](Self::acquire_n_async) | [`AcquireError`] | never: more than the burst at once |
+/// | [`acquire`](Self::acquire), [`acquire_async`](Self::acquire_async) | none | they wait for their turn |
 pub struct RateLimiter<C: Clock = RealClock> {
     /// The theoretical arrival time, in nanoseconds on `clock`.
     tat: CachePadded<AtomicU64>,
@@ -142,7 +155,7 @@ impl<C: Clock> RateLimiter<C> {
     /// assert_eq!(limiter.try_acquire(), Err(RetryAfter(Duration::from_millis(100))));
     /// clock.advance(Duration::from_millis(100));
     /// assert_eq!(limiter.try_acquire(), Ok(()));
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     ///
     /// # Errors
@@ -200,10 +213,7 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// As [`try_acquire`](Self::try_acquire).
     pub fn try_acquire_n(&self, n: u32) -> Result<(), TryAcquireError> {
-        let cost = self.cost(n).map_err(|_| TryAcquireError::ExceedsBurst {
-            requested: n,
-            burst: self.burst,
-        })?;
+        let cost = self.cost(n)?;
         if cost == 0 {
             return Ok(());
         }
@@ -232,7 +242,7 @@ impl<C: Clock> RateLimiter<C> {
     ///     limiter.acquire();
     /// }
     /// assert!(start.elapsed() >= Duration::from_millis(20)); // 0, 10 and 20 ms
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn acquire(&self) {
         if let Some(at) = self.reserve(self.interval) {
@@ -246,20 +256,21 @@ impl<C: Clock> RateLimiter<C> {
     /// # Examples
     ///
     /// ```
-    /// use workwise::RateLimiter;
+    /// use workwise::{AcquireError, RateLimiter};
     ///
     /// let limiter = RateLimiter::per_second(1000).burst(10).build()?;
     /// limiter.acquire_n(10)?;
-    /// assert!(limiter.acquire_n(11).is_err()); // more than the burst: never
-    /// # Ok::<(), workwise::LimitError>(())
+    /// let never = limiter.acquire_n(11).unwrap_err(); // more than the burst
+    /// assert_eq!(never, AcquireError::ExceedsBurst { requested: 11, burst: 10 });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// [`LimitError::ExceedsBurst`] at once, without waiting or reserving,
+    /// [`AcquireError::ExceedsBurst`] at once, without waiting or reserving,
     /// when `n` is more than the burst: those permits could never be free
     /// together.
-    pub fn acquire_n(&self, n: u32) -> Result<(), LimitError> {
+    pub fn acquire_n(&self, n: u32) -> Result<(), AcquireError> {
         let cost = self.cost(n)?;
         if cost > 0 {
             if let Some(at) = self.reserve(cost) {
@@ -310,7 +321,7 @@ impl<C: Clock> RateLimiter<C> {
     /// use std::time::Duration;
     /// let limiter = workwise::RateLimiter::per_second(3).build()?;
     /// assert_eq!(limiter.interval(), Duration::from_nanos(333_333_334));
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn interval(&self) -> Duration {
         Duration::from_nanos(self.interval)
@@ -323,7 +334,7 @@ impl<C: Clock> RateLimiter<C> {
     /// ```
     /// let limiter = workwise::RateLimiter::per_second(10).burst(5).build()?;
     /// assert_eq!(limiter.burst(), 5);
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn burst(&self) -> u32 {
         self.burst
@@ -338,7 +349,7 @@ impl<C: Clock> RateLimiter<C> {
     ///
     /// let limiter = RateLimiter::per_second(1).clock(ManualClock::new()).build()?;
     /// assert_eq!(limiter.clock().now(), std::time::Duration::ZERO);
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     pub fn clock(&self) -> &C {
         &self.clock

@@ -2,7 +2,7 @@
 //! [`RateLimiter::acquire_n_async`] reserve their slot as the blocking calls
 //! do (protocol rule 3), then sleep on the clock's async sleep.
 
-use super::{LimitError, RateLimiter};
+use super::{AcquireError, RateLimiter};
 use crate::clock::Clock;
 
 impl<C: Clock> RateLimiter<C> {
@@ -23,7 +23,7 @@ impl<C: Clock> RateLimiter<C> {
     /// limiter.acquire_async().await;
     /// limiter.acquire_async().await; // about 10 ms later
     /// # });
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     ///
     /// # Cancel safety
@@ -51,19 +51,19 @@ impl<C: Clock> RateLimiter<C> {
     /// limiter.acquire_n_async(4).await.unwrap();
     /// assert!(limiter.acquire_n_async(5).await.is_err());
     /// # });
-    /// # Ok::<(), workwise::LimitError>(())
+    /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// [`LimitError::ExceedsBurst`] at once, reserving nothing, when `n` is
+    /// [`AcquireError::ExceedsBurst`] at once, reserving nothing, when `n` is
     /// more than the burst.
     ///
     /// # Cancel safety
     ///
     /// As for [`acquire_async`](Self::acquire_async): a future dropped after
     /// its first poll forfeits its `n` permits.
-    pub async fn acquire_n_async(&self, n: u32) -> Result<(), LimitError> {
+    pub async fn acquire_n_async(&self, n: u32) -> Result<(), AcquireError> {
         let cost = self.cost(n)?;
         if cost > 0 {
             if let Some(at) = self.reserve(cost) {

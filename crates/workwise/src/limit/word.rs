@@ -4,14 +4,14 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use super::{LimitError, RateLimiter, RetryAfter};
+use super::{AcquireError, RateLimiter, RetryAfter};
 use crate::clock::Clock;
 
 impl<C: Clock> RateLimiter<C> {
     /// The TAT increase for `n` permits, or the error when `n > burst`.
-    pub(super) fn cost(&self, n: u32) -> Result<u64, LimitError> {
+    pub(super) fn cost(&self, n: u32) -> Result<u64, AcquireError> {
         if n > self.burst {
-            return Err(LimitError::ExceedsBurst {
+            return Err(AcquireError::ExceedsBurst {
                 requested: n,
                 burst: self.burst,
             });
