@@ -44,12 +44,15 @@ impl<C: Clock> RateLimiter<C> {
     /// # Examples
     ///
     /// ```
-    /// use workwise::RateLimiter;
+    /// use workwise::{AcquireError, RateLimiter};
     ///
     /// let limiter = RateLimiter::per_second(1000).burst(4).build()?;
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// limiter.acquire_n_async(4).await.unwrap();
-    /// assert!(limiter.acquire_n_async(5).await.is_err());
+    /// assert_eq!(
+    ///     limiter.acquire_n_async(5).await, // more than the burst: never
+    ///     Err(AcquireError::ExceedsBurst { requested: 5, burst: 4 })
+    /// );
     /// # });
     /// # Ok::<(), workwise::LimitBuildError>(())
     /// ```
