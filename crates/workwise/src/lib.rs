@@ -171,7 +171,9 @@ pub use clock::{Clock, ManualClock, RealClock, Sleep};
 pub use iter::{
     as_completed, as_completed_timeout, wait, AsCompleted, Map, MapUnordered, ReturnWhen, Waited,
 };
-pub use limit::{LimitError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError};
+pub use limit::{
+    AcquireError, LimitBuildError, RateLimiter, RateLimiterBuilder, RetryAfter, TryAcquireError,
+};
 pub use par::{collected, Collected, IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use workwise::{
-    Clock, LimitError, ManualClock, RateLimiter, RealClock, RetryAfter, TryAcquireError,
+    AcquireError, Clock, LimitBuildError, ManualClock, RateLimiter, RealClock, RetryAfter,
+    TryAcquireError,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -60,7 +61,8 @@ fn public_types_are_send_and_sync() {
     send_sync::<workwise::RateLimiterBuilder>();
     send_sync::<RetryAfter>();
     send_sync::<TryAcquireError>();
-    send_sync::<LimitError>();
+    send_sync::<LimitBuildError>();
+    send_sync::<AcquireError>();
     let limiter = RateLimiter::per_second(1).build().unwrap();
     send(&limiter.acquire_async());
     send(&limiter.acquire_n_async(1));
@@ -69,23 +71,140 @@ fn public_types_are_send_and_sync() {
 #[test]
 fn bad_configuration_is_a_clear_error() {
     let err = RateLimiter::per_second(0).build().unwrap_err();
-    assert_eq!(err, LimitError::ZeroRate);
+    assert_eq!(err, LimitBuildError::ZeroRate);
     assert!(err.to_string().contains("per_second(10)"), "{err}");
 
     let err = RateLimiter::new(5, Duration::ZERO).build().unwrap_err();
-    assert_eq!(err, LimitError::ZeroPeriod);
+    assert_eq!(err, LimitBuildError::ZeroPeriod);
     assert!(err.to_string().contains("Duration::from_secs(1)"), "{err}");
 
     let err = RateLimiter::per_minute(5).burst(0).build().unwrap_err();
-    assert_eq!(err, LimitError::ZeroBurst);
+    assert_eq!(err, LimitBuildError::ZeroBurst);
     assert!(err.to_string().contains(".burst(1)"), "{err}");
 
     let century = Duration::from_secs(200 * 365 * 24 * 3600);
     let err = RateLimiter::new(1, century).build().unwrap_err();
-    assert_eq!(err, LimitError::WindowTooLong);
+    assert_eq!(err, LimitBuildError::WindowTooLong);
     assert!(err.to_string().contains("shorter period"), "{err}");
     // The same period is fine when spread over enough permits.
     assert!(RateLimiter::new(1000, century).build().is_ok());
+}
+
+/// The message of `err`, checked to name `fix`; `err` must be a
+/// `std::error::Error` that is `Clone + PartialEq`, so callers can box it,
+/// keep it and compare it.
+fn message_names_fix<E>(err: E, fix: &str) -> String
+where
+    E: std::error::Error + Clone + PartialEq + Send + Sync + 'static,
+{
+    assert!(err.clone() == err);
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+    let msg = boxed.to_string();
+    assert!(msg.contains(fix), "{msg:?} does not name the fix {fix:?}");
+    msg
+}
+
+#[test]
+fn build_error_zero_rate_says_to_pick_a_rate() {
+    let err = RateLimiter::per_second(0).build().unwrap_err();
+    assert_eq!(err, LimitBuildError::ZeroRate);
+    message_names_fix(err, "RateLimiter::per_second(10)");
+}
+
+#[test]
+fn build_error_zero_period_says_to_give_a_period() {
+    let err = RateLimiter::new(3, Duration::ZERO).build().unwrap_err();
+    assert_eq!(err, LimitBuildError::ZeroPeriod);
+    message_names_fix(err, "a period such as Duration::from_secs(1)");
+}
+
+#[test]
+fn build_error_zero_burst_says_to_use_burst_1() {
+    let err = RateLimiter::per_second(3).burst(0).build().unwrap_err();
+    assert_eq!(err, LimitBuildError::ZeroBurst);
+    message_names_fix(err, "use .burst(1)");
+}
+
+#[test]
+fn build_error_window_too_long_says_what_to_shorten() {
+    let err = RateLimiter::per_minute(1)
+        .burst(u32::MAX)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, LimitBuildError::WindowTooLong);
+    message_names_fix(err, "a shorter period, a higher rate or a smaller burst");
+}
+
+#[test]
+fn build_error_rate_too_fine_names_the_finest_rate_kept() {
+    let err = RateLimiter::new(10, Duration::from_nanos(3))
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        LimitBuildError::RateTooFine { rate: 10, period } if period == Duration::from_nanos(3)
+    ));
+    message_names_fix(err, "ask for a rate of at most that");
+}
+
+#[test]
+fn acquire_error_exceeds_burst_says_to_ask_for_less_or_raise_the_burst() {
+    let (_clock, l) = manual(10, SEC, 3);
+    let err = l.acquire_n(5).unwrap_err();
+    assert_eq!(
+        err,
+        AcquireError::ExceedsBurst {
+            requested: 5,
+            burst: 3
+        }
+    );
+    let msg = message_names_fix(err, "ask for at most 3 at a time");
+    assert!(msg.contains("build the limiter with .burst(5)"), "{msg}");
+}
+
+#[test]
+fn try_acquire_error_exceeds_burst_says_to_ask_for_less_or_raise_the_burst() {
+    let (_clock, l) = manual(10, SEC, 3);
+    let err = l.try_acquire_n(4).unwrap_err();
+    assert_eq!(
+        err,
+        TryAcquireError::ExceedsBurst {
+            requested: 4,
+            burst: 3
+        }
+    );
+    let msg = message_names_fix(err, "ask for at most 3 at a time");
+    assert!(msg.contains("build the limiter with .burst(4)"), "{msg}");
+}
+
+#[test]
+fn try_acquire_error_retry_after_says_when_and_how_to_wait() {
+    let (_clock, l) = manual(10, SEC, 3);
+    l.try_acquire_n(3).unwrap();
+    let err = l.try_acquire_n(1).unwrap_err();
+    assert_eq!(
+        err,
+        TryAcquireError::RetryAfter(RetryAfter(Duration::from_millis(100)))
+    );
+    let msg = message_names_fix(err, "try again then, or call acquire()");
+    assert!(msg.contains("100ms"), "{msg}");
+}
+
+#[test]
+fn retry_after_says_when_and_how_to_wait() {
+    let (_clock, l) = manual(10, SEC, 1);
+    l.acquire_timeout(Duration::ZERO).unwrap();
+    let err = l.acquire_timeout(Duration::from_millis(50)).unwrap_err();
+    assert_eq!(err, RetryAfter(Duration::from_millis(100)));
+    message_names_fix(err, "try again then, or call acquire()");
+}
+
+#[test]
+fn retry_after_never_says_to_use_a_clock_nearer_zero() {
+    message_names_fix(
+        RetryAfter(Duration::MAX),
+        "build the limiter on a clock that starts nearer zero",
+    );
 }
 
 #[test]
@@ -126,7 +245,7 @@ fn a_rate_finer_than_the_limiter_keeps_is_a_build_error() {
             let err = b.clock(ManualClock::new()).build().unwrap_err();
             assert_eq!(
                 err,
-                LimitError::RateTooFine {
+                LimitBuildError::RateTooFine {
                     rate,
                     period: Duration::from_nanos(nanos)
                 }
@@ -360,7 +479,7 @@ fn acquire_n_larger_than_the_burst_is_an_error_not_a_hang() {
     let (_clock, l) = manual(10, SEC, 3);
     assert_eq!(
         l.acquire_n(4),
-        Err(LimitError::ExceedsBurst {
+        Err(AcquireError::ExceedsBurst {
             requested: 4,
             burst: 3
         })
@@ -493,7 +612,7 @@ fn async_acquire_wakes_when_the_manual_clock_moves() {
     });
     assert_eq!(
         rt.block_on(l.acquire_n_async(3)),
-        Err(LimitError::ExceedsBurst {
+        Err(AcquireError::ExceedsBurst {
             requested: 3,
             burst: 2
         })
