@@ -5,18 +5,8 @@
 //! breaker, retries) takes a [`Clock`], so that its logic can be tested
 //! exactly on a [`ManualClock`] instead of with sleeps.
 //!
-//! # Which real clock
-//!
-//! [`RealClock`] reads the CPU's counter directly (`rdtsc` through `quanta`,
-//! about 10 ns a read, what governor reads) where the kernel's own
-//! clocksource is that counter, so that the kernel has checked it is in step
-//! across cores; elsewhere, and from [`RealClock::os`], it reads [`Instant`]
-//! (`CLOCK_MONOTONIC` through the vDSO, about 30-40 ns on these VMs). The
-//! rate limiter, whose whole decision is one compare-and-swap, is where the
-//! difference shows: bench row `limiter.try_acquire.1t`. Why not the counter
-//! everywhere (quanta does not check the cores against each other: quanta
-//! #111, governor #299) and why not `CLOCK_MONOTONIC_COARSE`: see the
-//! `counter` module's notes, summed up in ARCHITECTURE.md's decisions.
+//! Which real clock [`RealClock`] reads, and why, is in its docs (section
+//! "Which real clock"), where a reader of the API sees it.
 
 mod manual;
 mod real;
@@ -58,8 +48,8 @@ pub(crate) fn deadline_from(start: Instant, timeout: Duration) -> Option<Instant
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The time since this clock's origin; it should never decrease.
     ///
-    /// A real clock may still step back a little (see the [module
-    /// docs](crate::Clock) on the TSC), and [`ManualClock::rewind`] steps
+    /// A real clock may still step back a little (see [which real
+    /// clock](RealClock#which-real-clock): the CPU's counter), and [`ManualClock::rewind`] steps
     /// back on purpose: code that reads a clock must never grant more when
     /// the time it reads goes back. [`RateLimiter`](crate::RateLimiter) only
     /// becomes stricter.

@@ -11,12 +11,6 @@ use super::{deadline_after, Clock, Sleep};
 /// The real clock: the CPU's counter where the kernel vouches that it is in
 /// step across cores, the OS monotonic clock ([`Instant`]) elsewhere.
 ///
-/// The counter (`rdtsc` on x86-64, read through `quanta`, as governor does)
-/// costs about 10 ns a read against `Instant`'s 30-40 ns on these VMs; it is
-/// read only where the kernel's own clocksource is that counter, having
-/// checked it across cores. See the `counter` notes in ARCHITECTURE.md's
-/// decisions for why, and [`Clock::now`] for what a step back does.
-///
 /// # Examples
 ///
 /// ```
@@ -27,6 +21,26 @@ use super::{deadline_after, Clock, Sleep};
 /// assert!(clock.now() >= a);
 /// println!("reads the CPU's counter: {}", clock.reads_counter());
 /// ```
+///
+/// # Which real clock
+///
+/// [`RealClock::new`] reads the CPU's counter directly (`rdtsc` on x86-64,
+/// through `quanta`, about 10 ns a read: what governor reads) where the
+/// kernel's own clocksource is that counter, because the kernel has then
+/// checked that the counters of all cores are in step. Elsewhere, and
+/// always for [`RealClock::os`], it reads [`Instant`] (`CLOCK_MONOTONIC`
+/// through the vDSO, about 30-40 ns a read on these VMs);
+/// [`reads_counter`](RealClock::reads_counter) says which one a clock
+/// reads. The difference shows where the clock read is most of the work:
+/// the rate limiter's decision is one compare-and-swap (bench row
+/// `limiter.try_acquire.1t`).
+///
+/// The counter is not read everywhere because `quanta` does not check the
+/// cores against each other (quanta #111, governor #299);
+/// `CLOCK_MONOTONIC_COARSE` is not used either. The `counter` module's
+/// notes give the reasons, summed up in ARCHITECTURE.md's decisions. What a
+/// clock that steps back a little does to the code reading it: see
+/// [`Clock::now`].
 ///
 /// # Cost
 ///

@@ -70,7 +70,7 @@ impl<E, C: Clock> Policy<E, C> {
     /// has one, blocking while it waits for permits and between retries.
     ///
     /// With an attempt timeout, each attempt runs on a small I/O pool of the
-    /// policy's own (see [`attempt_pool`](PolicyBuilder::attempt_pool)), and
+    /// policy's own (see [`attempt_pool`](super::PolicyBuilder::attempt_pool)), and
     /// the caller waits at most the timeout for it, waiting for a place in
     /// the pool's queue included. An attempt that has not started by then
     /// is cancelled and never runs, so no side effect of `f` comes after the

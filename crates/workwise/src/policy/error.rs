@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Why one attempt of a [`Policy`] call failed.
+/// Why one attempt of a [`Policy`](super::Policy) call failed.
 ///
 /// # Examples
 ///
@@ -20,7 +20,7 @@ pub enum PolicyError<E> {
     /// The circuit breaker is open: the call was shed without running.
     Open {
         /// When the breaker will let a probe through; `Duration::MAX` for
-        /// never (see [`BreakerError::Open`]).
+        /// never (see [`BreakerError::Open`](crate::BreakerError::Open)).
         retry_after: Duration,
     },
     /// The attempt ran past its timeout.
@@ -34,9 +34,9 @@ pub enum PolicyError<E> {
         /// The panic's message.
         message: String,
     },
-    /// [`Policy::call`] was given a policy with an attempt timeout: a timed
+    /// [`Policy::call`](super::Policy::call) was given a policy with an attempt timeout: a timed
     /// attempt runs on another thread, which a borrowing closure cannot go
-    /// to. Use [`Policy::call_timed`]. The call did not run.
+    /// to. Use [`Policy::call_timed`](super::Policy::call_timed). The call did not run.
     NeedsCallTimed,
     /// The pool that runs timed attempts takes no more work (it was shut
     /// down); the attempt did not run.
@@ -111,7 +111,7 @@ impl<E: fmt::Display> fmt::Display for PolicyError<E> {
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for PolicyError<E> {}
 
-/// Why a [`Policy`] could not be built.
+/// Why a [`Policy`](super::Policy) could not be built.
 ///
 /// # Examples
 ///

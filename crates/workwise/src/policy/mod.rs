@@ -1,21 +1,8 @@
 //! One call site for the guide's advice on calling other services: a rate
 //! limit, a circuit breaker, a timeout on each attempt, and retries.
 //!
-//! # Order
-//!
-//! ```text
-//! retry (outermost: backs off between attempts)
-//!   └─ each attempt: rate limiter (waits for a permit)
-//!        └─ circuit breaker (sheds the attempt while open)
-//!             └─ timeout (around the call itself)
-//!                  └─ the call
-//! ```
-//!
-//! The limiter comes before the breaker so that waiting for a permit never
-//! counts against the remote service; the timeout sits inside the breaker so
-//! that a call that hangs counts as a failure and can open it; retries sit
-//! outside everything, so each attempt asks for its own permit and is judged
-//! by the breaker afresh.
+//! The order of the parts, and why, is in [`Policy`]'s docs (section
+//! "Order"), where a reader of the API sees it.
 
 mod builder;
 mod call;
@@ -34,8 +21,8 @@ pub use builder::PolicyBuilder;
 pub use error::{PolicyBuildError, PolicyError};
 
 /// A rate limit, a circuit breaker, a timeout per attempt and retries, in the
-/// order the [module docs](crate::Policy) give, behind one `call` (or
-/// `call_timed`, when there is an attempt timeout).
+/// [order](Policy#order) below, behind one `call` (or `call_timed`, when there is
+/// an attempt timeout).
 ///
 /// # Examples
 ///
@@ -57,6 +44,22 @@ pub use error::{PolicyBuildError, PolicyError};
 /// assert_eq!(tries.load(Ordering::SeqCst), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// # Order
+///
+/// ```text
+/// retry (outermost: backs off between attempts)
+///   └─ each attempt: rate limiter (waits for a permit)
+///        └─ circuit breaker (sheds the attempt while open)
+///             └─ timeout (around the call itself)
+///                  └─ the call
+/// ```
+///
+/// The limiter comes before the breaker so that waiting for a permit never
+/// counts against the remote service; the timeout sits inside the breaker so
+/// that a call that hangs counts as a failure and can open it; retries sit
+/// outside everything, so each attempt asks for its own permit and is judged
+/// by the breaker afresh.
 pub struct Policy<E, C: Clock = RealClock> {
     limiter: Option<RateLimiter<C>>,
     breaker: Option<CircuitBreaker<C>>,
