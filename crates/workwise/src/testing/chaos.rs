@@ -129,7 +129,7 @@ impl ChaosPause {
 /// task is submitted ([`ChaosPoint::Submit`]), when a worker takes it
 /// ([`ChaosPoint::Dequeue`]) and when it completes
 /// ([`ChaosPoint::Complete`]). Your own code can call it too, between a
-/// check and the act that depends on it. Combine it with [`stress`]: a new
+/// check and the act that depends on it. Combine it with [`stress`](super::stress): a new
 /// seed each run, and the failing one replayed.
 ///
 /// # Examples

@@ -17,7 +17,7 @@ const STRESS_SEED_ENV: &str = "WORKWISE_STRESS_SEED";
 /// (decimal, or hexadecimal after `0x`), otherwise one taken from the clock;
 /// run `k` (counted from 1) gets `splitmix64(base + k·γ)`, so the same base
 /// gives the same seeds in the same order. `f` should draw everything it
-/// randomizes (sizes, orders, a [`Chaos`]) from its seed, so that
+/// randomizes (sizes, orders, a [`Chaos`](super::Chaos)) from its seed, so that
 /// [`replay`] can run a failing seed again.
 ///
 /// Runs are sequential; `f` starts whatever threads it tests. A panic in
