@@ -5,7 +5,13 @@
 //! timeout, turn a panicking task into an error value, name your threads, and
 //! shut pools down when they go out of scope.
 //!
+//! New to the crate, or coming from Python's `concurrent.futures` and
+//! `queue`, from rayon or from tokio? The [`guide`] explains the concepts
+//! and maps the names you know to workwise's.
+//!
 //! ## Which model for which work
+//!
+//! (The [guide](guide#which-model-for-which-work) says why.)
 //!
 //! | The work | Model | In workwise |
 //! |---|---|---|
@@ -148,6 +154,7 @@ mod breaker;
 mod clock;
 #[cfg(feature = "tsc")]
 mod counter;
+pub mod guide;
 mod iter;
 mod limit;
 mod par;

@@ -418,3 +418,102 @@ fn as_completed_into_pending_after_a_break_gives_the_unread_handles() {
     let rest = results(pending.into_iter().map(|(_, h)| h).collect());
     assert_eq!(rest, [Ok(0), Ok(1)]);
 }
+
+// ---- Moved from tests/pool.rs: map, map_unordered and as_completed ----
+
+/// A gate that tasks wait on until the test opens it.
+fn gate() -> (mpsc::Sender<()>, impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel::<()>();
+    (tx, move || {
+        let _ = rx.recv();
+    })
+}
+
+#[test]
+fn map_keeps_input_order_and_turns_panics_into_item_errors() {
+    let pool = Pool::cpu().build().unwrap();
+    let out: Vec<Result<u64, TaskError>> = pool
+        .map(0..10_000u64, |x| {
+            if x == 777 {
+                panic!("no 777");
+            }
+            x * 3
+        })
+        .collect();
+    assert_eq!(out.len(), 10_000);
+    for (i, r) in out.into_iter().enumerate() {
+        if i == 777 {
+            assert_eq!(
+                r,
+                Err(TaskError::Panicked {
+                    message: "no 777".into()
+                })
+            );
+        } else {
+            assert_eq!(r, Ok(i as u64 * 3));
+        }
+    }
+}
+
+#[test]
+fn map_over_an_endless_iterator_is_lazy() {
+    let pool = Pool::cpu().build().unwrap();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let input = (0u64..).inspect(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let first: Vec<u64> = pool
+        .map(input, |x| x + 1)
+        .take(1000)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(first, (1..=1000).collect::<Vec<_>>());
+    // At most two chunks per worker of at most 4096 items are in flight.
+    let bound = 1000 + 2 * pool.max_workers() * 4096;
+    assert!(pulled.load(Ordering::Relaxed) <= bound, "pulled {pulled:?}");
+}
+
+#[test]
+fn map_unordered_yields_every_result_once() {
+    let pool = Pool::io().build().unwrap();
+    let mut out: Vec<u32> = pool
+        .map_unordered(0..5000u32, |x| x ^ 0x55)
+        .map(Result::unwrap)
+        .collect();
+    out.sort_unstable();
+    let mut want: Vec<u32> = (0..5000u32).map(|x| x ^ 0x55).collect();
+    want.sort_unstable();
+    assert_eq!(out, want);
+}
+
+#[test]
+fn map_on_a_shut_down_pool_says_closed_for_every_item() {
+    let pool = Pool::io().build().unwrap();
+    pool.shutdown();
+    let out: Vec<_> = pool.map(0..3, |x: i32| x).collect();
+    assert_eq!(out, vec![Err(TaskError::Closed); 3]);
+}
+
+#[test]
+fn as_completed_yields_in_completion_order() {
+    let pool = Pool::io().max_workers(3).build().unwrap();
+    let mut gates = Vec::new();
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let (open, wait) = gate();
+            gates.push(open);
+            pool.submit(move || {
+                wait();
+                i * 10
+            })
+        })
+        .collect();
+    let mut it = as_completed(handles);
+    // Release in the order 2, 0, 1 and read each one before the next.
+    for i in [2usize, 0, 1] {
+        gates[i].send(()).unwrap();
+        assert_eq!(it.next(), Some((i, Ok(i as i32 * 10))));
+    }
+    assert_eq!(it.next(), None);
+}

@@ -1,377 +1,20 @@
-//! Time as a parameter: the real monotonic clock, and a manual clock that
-//! tests move by hand.
-//!
-//! Every type in workwise that depends on time (the rate limiter, the circuit
-//! breaker, retries) takes a [`Clock`], so that its logic can be tested
-//! exactly on a [`ManualClock`] instead of with sleeps.
-//!
-//! # Which real clock
-//!
-//! [`RealClock`] reads the CPU's counter directly (`rdtsc` through `quanta`,
-//! about 10 ns a read, what governor reads) where the kernel's own
-//! clocksource is that counter, so that the kernel has checked it is in step
-//! across cores; elsewhere, and from [`RealClock::os`], it reads [`Instant`]
-//! (`CLOCK_MONOTONIC` through the vDSO, about 30-40 ns on these VMs). The
-//! rate limiter, whose whole decision is one compare-and-swap, is where the
-//! difference shows: bench row `limiter.try_acquire.1t`. Why not the counter
-//! everywhere (quanta does not check the cores against each other: quanta
-//! #111, governor #299) and why not `CLOCK_MONOTONIC_COARSE`: see the
-//! `counter` module's notes, summed up in ARCHITECTURE.md's decisions.
+//! [`Sleep`], the runtime-free timer future, and the shared timer thread
+//! behind real-clock sleeps.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use event_listener::{Event, EventListener, Listener};
+use event_listener::EventListener;
 
-#[cfg(feature = "tsc")]
-use crate::counter::Counter;
-
-/// The deadline `timeout` from now, or `None` when it lies beyond what an
-/// [`Instant`] can hold: a far deadline means "no deadline", never an
-/// overflow panic. Every deadline computed from a user's `Duration` goes
-/// through here.
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    deadline_from(Instant::now(), timeout)
-}
-
-/// [`deadline_after`] from a given instant.
-pub(crate) fn deadline_from(start: Instant, timeout: Duration) -> Option<Instant> {
-    start.checked_add(timeout)
-}
-
-/// A source of monotonic time, as a duration since the clock's own origin.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use workwise::{Clock, ManualClock};
-///
-/// let clock = ManualClock::new();
-/// assert_eq!(clock.now(), Duration::ZERO);
-/// clock.advance(Duration::from_secs(3));
-/// assert_eq!(clock.now(), Duration::from_secs(3));
-/// ```
-pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// The time since this clock's origin; it should never decrease.
-    ///
-    /// A real clock may still step back a little (see the [module
-    /// docs](crate::Clock) on the TSC), and [`ManualClock::rewind`] steps
-    /// back on purpose: code that reads a clock must never grant more when
-    /// the time it reads goes back. [`RateLimiter`](crate::RateLimiter) only
-    /// becomes stricter.
-    fn now(&self) -> Duration;
-
-    /// [`now`](Self::now) in whole nanoseconds, `u64::MAX` from about 584
-    /// years on: what the rate limiter reads. A clock that counts
-    /// nanoseconds itself can give them without building a `Duration`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use workwise::{Clock, ManualClock};
-    ///
-    /// let clock = ManualClock::new();
-    /// clock.advance(Duration::from_micros(3));
-    /// assert_eq!(clock.now_nanos(), 3_000);
-    /// ```
-    #[inline]
-    fn now_nanos(&self) -> u64 {
-        u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Blocks the calling thread until `now() >= at`.
-    fn sleep_until(&self, at: Duration);
-
-    /// A future that completes once `now() >= at`; it needs no runtime.
-    fn sleep_until_async(&self, at: Duration) -> Sleep;
-}
-
-/// The real clock: the CPU's counter where the kernel vouches that it is in
-/// step across cores, the OS monotonic clock ([`Instant`]) elsewhere.
-///
-/// The counter (`rdtsc` on x86-64, read through `quanta`, as governor does)
-/// costs about 10 ns a read against `Instant`'s 30-40 ns on these VMs; it is
-/// read only where the kernel's own clocksource is that counter, having
-/// checked it across cores. See the `counter` notes in ARCHITECTURE.md's
-/// decisions for why, and [`Clock::now`] for what a step back does.
-///
-/// # Examples
-///
-/// ```
-/// use workwise::{Clock, RealClock};
-///
-/// let clock = RealClock::new();
-/// let a = clock.now();
-/// assert!(clock.now() >= a);
-/// println!("reads the CPU's counter: {}", clock.reads_counter());
-/// ```
-///
-/// # Cost
-///
-/// One [`now`](Clock::now): a counter read and a multiply-shift, or one
-/// [`Instant::now`]. The first `RealClock::new` of a process reads a file
-/// from `/sys` and, where the counter is used, lets `quanta` calibrate it
-/// against the OS clock (from half a millisecond to at most 200 ms). Bench
-/// row `limiter.try_acquire.1t`.
-#[derive(Debug, Clone, Copy)]
-pub struct RealClock {
-    origin: Instant,
-    /// The counter, where it is read (`tsc` feature).
-    #[cfg(feature = "tsc")]
-    counter: Option<Counter>,
-}
-
-impl RealClock {
-    /// A clock whose origin is now: the counter where the kernel vouches
-    /// for it, the OS monotonic clock elsewhere.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workwise::{Clock, RealClock};
-    ///
-    /// assert!(RealClock::new().now() < std::time::Duration::from_secs(60));
-    /// ```
-    pub fn new() -> Self {
-        RealClock {
-            origin: Instant::now(),
-            #[cfg(feature = "tsc")]
-            counter: Counter::new(),
-        }
-    }
-
-    /// A clock whose origin is now that reads the OS monotonic clock
-    /// ([`Instant`]) on every call, whatever the kernel's clocksource.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workwise::{RateLimiter, RealClock};
-    ///
-    /// assert!(!RealClock::os().reads_counter());
-    /// let limiter = RateLimiter::per_second(10).clock(RealClock::os()).build()?;
-    /// limiter.try_acquire()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn os() -> Self {
-        RealClock {
-            origin: Instant::now(),
-            #[cfg(feature = "tsc")]
-            counter: None,
-        }
-    }
-
-    /// Whether this clock reads the CPU's counter (`true`) or the OS
-    /// monotonic clock (`false`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let clock = workwise::RealClock::new();
-    /// if !clock.reads_counter() {
-    ///     println!("the kernel's clocksource is not the CPU's counter here");
-    /// }
-    /// ```
-    pub fn reads_counter(&self) -> bool {
-        #[cfg(feature = "tsc")]
-        return self.counter.is_some();
-        #[cfg(not(feature = "tsc"))]
-        false
-    }
-}
-
-impl Default for RealClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Clock for RealClock {
-    #[inline]
-    fn now(&self) -> Duration {
-        #[cfg(feature = "tsc")]
-        if let Some(counter) = &self.counter {
-            return counter.now();
-        }
-        self.origin.elapsed()
-    }
-
-    #[inline]
-    fn now_nanos(&self) -> u64 {
-        #[cfg(feature = "tsc")]
-        if let Some(counter) = &self.counter {
-            return counter.now_nanos();
-        }
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn sleep_until(&self, at: Duration) {
-        if self.reads_counter() {
-            // The OS sleeps on its own clock, whose rate differs from the
-            // calibrated counter's by parts per million: check again.
-            loop {
-                let now = self.now();
-                if now >= at {
-                    return;
-                }
-                std::thread::sleep(at - now);
-            }
-        }
-        let Some(deadline) = self.origin.checked_add(at) else {
-            // Beyond what an Instant can hold: that time never comes.
-            loop {
-                std::thread::park();
-            }
-        };
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            std::thread::sleep(deadline - now);
-        }
-    }
-
-    fn sleep_until_async(&self, at: Duration) -> Sleep {
-        if self.reads_counter() {
-            return Sleep(SleepInner::Rechecking {
-                clock: *self,
-                at,
-                real: RealSleep::new(instant_at(self, at)),
-            });
-        }
-        Sleep(SleepInner::Real(RealSleep::new(
-            self.origin.checked_add(at),
-        )))
-    }
-}
-
-/// The [`Instant`] at which `clock` reaches `at`, judged now; `None` when that
-/// lies beyond what an `Instant` holds. The clock is read first, so the
-/// deadline errs late, never early.
-fn instant_at(clock: &RealClock, at: Duration) -> Option<Instant> {
-    deadline_after(at.saturating_sub(clock.now()))
-}
-
-/// A clock that moves only when told to, for tests. Clones share one time.
-///
-/// Threads blocked in [`Clock::sleep_until`] and futures from
-/// [`Clock::sleep_until_async`] wake when [`advance`](ManualClock::advance)
-/// moves the time past their deadline.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use workwise::{Clock, ManualClock};
-///
-/// let clock = ManualClock::new();
-/// let sleeper = {
-///     let clock = clock.clone();
-///     std::thread::spawn(move || clock.sleep_until(Duration::from_secs(60)))
-/// };
-/// clock.advance(Duration::from_secs(60)); // no real minute passes
-/// sleeper.join().unwrap();
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock {
-    inner: Arc<ManualInner>,
-}
-
-#[derive(Debug, Default)]
-struct ManualInner {
-    nanos: AtomicU64,
-    moved: Event,
-}
-
-impl ManualClock {
-    /// A clock at time zero.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Moves the time forward by `d`.
-    pub fn advance(&self, d: Duration) {
-        let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self
-            .inner
-            .nanos
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_add(d))
-            });
-        self.inner.moved.notify(usize::MAX);
-    }
-
-    /// Moves the time *back* by `d` (stopping at zero), for tests of what
-    /// code does when a real clock steps back.
-    ///
-    /// This breaks [`Clock::now`]'s promise on purpose: a real clock can
-    /// still step back a little, for instance a TSC read on a core whose
-    /// counter is behind another's, and code that reads a clock must never
-    /// hand out more because of it. A thread asleep on this clock sleeps on
-    /// until the time passes its deadline again.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use workwise::{Clock, ManualClock, RateLimiter};
-    ///
-    /// let clock = ManualClock::new();
-    /// let limiter = RateLimiter::per_second(1).clock(clock.clone()).build()?;
-    /// clock.advance(Duration::from_secs(10));
-    /// limiter.try_acquire()?;
-    /// clock.rewind(Duration::from_secs(5));
-    /// assert_eq!(clock.now(), Duration::from_secs(5));
-    /// assert!(limiter.try_acquire().is_err()); // the step back grants nothing
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn rewind(&self, d: Duration) {
-        let d = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self
-            .inner
-            .nanos
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_sub(d))
-            });
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Duration {
-        Duration::from_nanos(self.inner.nanos.load(Ordering::Acquire))
-    }
-
-    fn sleep_until(&self, at: Duration) {
-        loop {
-            if self.now() >= at {
-                return;
-            }
-            let listener = self.inner.moved.listen();
-            if self.now() >= at {
-                return;
-            }
-            listener.wait();
-        }
-    }
-
-    fn sleep_until_async(&self, at: Duration) -> Sleep {
-        Sleep(SleepInner::Manual {
-            clock: self.clone(),
-            at,
-            listener: None,
-        })
-    }
-}
+use super::manual::ManualClock;
+use super::real::{instant_at, RealClock};
+use super::Clock;
 
 /// The future returned by [`Clock::sleep_until_async`].
 ///
@@ -392,9 +35,9 @@ impl Clock for ManualClock {
 /// clock.sleep_until_async(clock.now() + Duration::from_millis(5)).await;
 /// # });
 /// ```
-pub struct Sleep(SleepInner);
+pub struct Sleep(pub(super) SleepInner);
 
-enum SleepInner {
+pub(super) enum SleepInner {
     Real(RealSleep),
     /// On the counter: the timer's deadline is judged when the sleep
     /// starts, and `clock` is read again when it fires.
@@ -473,7 +116,7 @@ impl Future for Sleep {
 /// 4. Dropping a sleep takes its entry out of the map (unless it fired), and
 ///    drops what it removed after the lock is released: a waker's `Drop` is
 ///    user code too.
-struct RealSleep {
+pub(super) struct RealSleep {
     /// `None`: beyond what an Instant can hold, a time that never comes.
     deadline: Option<Instant>,
     entry: Option<Registered>,
@@ -501,7 +144,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl RealSleep {
-    fn new(deadline: Option<Instant>) -> Self {
+    pub(super) fn new(deadline: Option<Instant>) -> Self {
         RealSleep {
             deadline,
             entry: None,
@@ -673,10 +316,11 @@ impl Entry {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
     use super::*;
+    use crate::clock::deadline_after;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
