@@ -3,7 +3,7 @@
 //!
 //! An embedded HTTP/1.1 server on 127.0.0.1 whose handler for `GET /user`
 //! waits 20 ms of simulated database latency, loaded by an embedded load
-//! generator: [`FULL`]'s 1,000 keep-alive connections (200 in a quick run),
+//! generator: [`CONNECTIONS`]: 1,000 keep-alive connections (200 in a quick run),
 //! all sending at once, each a fixed number of requests one after another.
 //! Three rows, three servers, one load generator:
 //!
@@ -71,7 +71,7 @@ use workwise::aio::{self, BlockingDetector, BlockingReport, TaskGroup};
 
 use super::advice::{human, said};
 use super::memory::{release_free_memory, rss_kib};
-use super::{Column, Figure, Measurement, Scenario, Tour, TourError};
+use super::{Column, Figure, Key, Measurement, ScenarioInfo, Size, Tour, TourError};
 
 /// The handler's simulated database latency.
 const DB_LATENCY: Duration = Duration::from_millis(20);
@@ -93,110 +93,110 @@ struct Plan {
     requests: usize,
 }
 
-/// A full run: 1,000 connections, 20 requests each.
-const FULL: Plan = Plan {
-    connections: 1000,
-    requests: 20,
-};
+/// Keep-alive connections, all open at once.
+const CONNECTIONS: Size = Size::count("keep-alive connections", 200, 1_000);
+/// Requests each connection sends: a full run 20 each; a quick one 50
+/// each (a second or so at 200 connections / 20 ms = 10,000 requests/s).
+const REQUESTS: Size = Size::count("requests each", 50, 20);
 
-/// A `--quick` run: 200 connections, 50 requests each (a second or so at
-/// 200 connections / 20 ms = 10,000 requests/s).
-const QUICK: Plan = Plan {
-    connections: 200,
-    requests: 50,
-};
+/// The model names of the rows.
+const THREADS: &str = "thread per connection";
+const ASYNC: &str = "async";
+const BLOCKING: &str = "async + blocking call";
 
 /// The web server scenario.
-#[derive(Debug)]
-pub(crate) struct WebServer;
+pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
+    name: "web server",
+    slug: "web",
+    about: "the guide's `Web servers` row: a local HTTP server whose handler waits 20 ms on a \
+            database, under 1,000 keep-alive connections (200 quick), as thread per connection, \
+            async, and async with a blocking call",
+    help: "a local HTTP server under many keep-alive connections, as thread per connection, \
+           async, and async with a blocking call",
+    sizes: &[CONNECTIONS, REQUESTS],
+    models: &[THREADS, ASYNC, BLOCKING],
+    no_speedup: &[],
+    columns: &[
+        Column {
+            key: "rps",
+            header: "req/s",
+        },
+        Column {
+            key: "p50_ms",
+            header: "p50 ms",
+        },
+        Column {
+            key: "p99_ms",
+            header: "p99 ms",
+        },
+        Column {
+            key: "kib_per_conn",
+            header: "KiB/conn",
+        },
+        Column {
+            key: "failed",
+            header: "failed",
+        },
+    ],
+    keys: &[
+        Key::new("connections", "keep-alive connections open at once"),
+        Key::new("requests", "requests answered"),
+        Key::new("rps", "requests per second"),
+        Key::new("p50_ms", "the median request latency, in ms"),
+        Key::new("p99_ms", "the 99th percentile request latency, in ms"),
+        Key::new(
+            "kib_per_conn",
+            "the server's memory growth per open connection, in KiB",
+        ),
+    ],
+    errors: "",
+    run,
+    #[cfg(target_os = "linux")]
+    process_tasks: &[],
+};
 
-impl Scenario for WebServer {
-    fn name(&self) -> &'static str {
-        "web server"
-    }
-
-    fn slug(&self) -> &'static str {
-        "web"
-    }
-
-    fn about(&self) -> &'static str {
-        "the guide's `Web servers` row: a local HTTP server whose handler waits 20 ms on a \
-         database, under 1,000 keep-alive connections (200 quick), as thread per connection, \
-         async, and async with a blocking call"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        &[
-            Column {
-                key: "rps",
-                header: "req/s",
-            },
-            Column {
-                key: "p50_ms",
-                header: "p50 ms",
-            },
-            Column {
-                key: "p99_ms",
-                header: "p99 ms",
-            },
-            Column {
-                key: "kib_per_conn",
-                header: "KiB/conn",
-            },
-            Column {
-                key: "failed",
-                header: "failed",
-            },
-        ]
-    }
-
-    fn model_width(&self) -> usize {
-        "async + blocking call".len()
-    }
-
-    fn baseline(&self) -> &'static str {
-        "thread per connection"
-    }
-
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
-        let plan = if tour.quick() { QUICK } else { FULL };
-        tour.intro(&format!(
-            "{} keep-alive connections on 127.0.0.1, each sending {} requests to a handler \
+fn run(tour: &mut Tour) -> Result<(), TourError> {
+    let quick = tour.quick();
+    let plan = Plan {
+        connections: CONNECTIONS.items(quick),
+        requests: REQUESTS.items(quick),
+    };
+    tour.intro(&format!(
+        "{} keep-alive connections on 127.0.0.1, each sending {} requests to a handler \
              that waits {} on a database (the blocking-call row: 1 each); memory is RSS growth \
              over the connections",
-            plan.connections,
-            plan.requests,
-            human(DB_LATENCY)
-        ))?;
-        let load = LoadGenerator::new().map_err(|e| setup("the load generator's runtime", &e))?;
+        plan.connections,
+        plan.requests,
+        human(DB_LATENCY)
+    ))?;
+    let load = LoadGenerator::new().map_err(|e| setup("the load generator's runtime", &e))?;
 
-        let threads = run_row(tour, &load, plan, Model::Threads)?;
-        let advice = advice_threads(&threads);
-        tour.record(threads.measurement("thread per connection", advice, Vec::new()))?;
+    let threads = run_row(tour, &load, plan, Model::Threads)?;
+    let advice = advice_threads(&threads);
+    tour.record(threads.measurement(THREADS, advice, Vec::new()))?;
 
-        let detector = BlockingDetector::new();
-        let asynchronous = run_row(tour, &load, plan, Model::Async(detector.clone()))?;
-        let caught = detector.take_reports();
-        let findings = blocking_findings(&detector, asynchronous.requests);
-        let advice = advice_async(&asynchronous, &threads, &caught, &findings);
-        tour.record(asynchronous.measurement("async", advice, findings))?;
+    let detector = BlockingDetector::new();
+    let asynchronous = run_row(tour, &load, plan, Model::Async(detector.clone()))?;
+    let caught = detector.take_reports();
+    let findings = blocking_findings(&detector, asynchronous.requests);
+    let advice = advice_async(&asynchronous, &threads, &caught, &findings);
+    tour.record(asynchronous.measurement(ASYNC, advice, findings))?;
 
-        let blocking_plan = Plan {
-            requests: 1,
-            ..plan
-        };
-        // A detector of its own, so that its findings are this row's only.
-        let detector = BlockingDetector::new();
-        let blocking = run_row(
-            tour,
-            &load,
-            blocking_plan,
-            Model::Blocking(detector.clone()),
-        )?;
-        let findings = blocking_findings(&detector, blocking.requests);
-        let advice = advice_blocking(&blocking, &asynchronous, &findings);
-        tour.record(blocking.measurement("async + blocking call", advice, findings))
-    }
+    let blocking_plan = Plan {
+        requests: 1,
+        ..plan
+    };
+    // A detector of its own, so that its findings are this row's only.
+    let detector = BlockingDetector::new();
+    let blocking = run_row(
+        tour,
+        &load,
+        blocking_plan,
+        Model::Blocking(detector.clone()),
+    )?;
+    let findings = blocking_findings(&detector, blocking.requests);
+    let advice = advice_blocking(&blocking, &asynchronous, &findings);
+    tour.record(blocking.measurement(BLOCKING, advice, findings))
 }
 
 fn setup(what: &str, e: &io::Error) -> TourError {
@@ -214,9 +214,9 @@ enum Model {
 impl Model {
     fn name(&self) -> &'static str {
         match self {
-            Model::Threads => "thread per connection",
-            Model::Async(_) => "async",
-            Model::Blocking(_) => "async + blocking call",
+            Model::Threads => THREADS,
+            Model::Async(_) => ASYNC,
+            Model::Blocking(_) => BLOCKING,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! embedded server, on `Pool::io` through one shared `ureq::Agent`. The
 //! server answers each request after 2 to 5 ms, fails one in ten with a 503,
 //! and has an outage in every run: from the run's request number
-//! `requests / 10` on, it fails every request for [`FULL`]'s 2 s (1 s in a
+//! `requests / 10` on, it fails every request for [`OUTAGE`]'s 2 s (1 s in a
 //! quick run), and stalls the outage's first [`STALLS`] requests for
 //! [`STALL`] before failing them. It starts its counts and its outage afresh
 //! for each row, so both rows meet the same outage at the same point of
@@ -44,50 +44,38 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use workwise::advice::Advice;
 use workwise::aio;
 use workwise::{
-    CircuitBreaker, Policy, PolicyError, Pool, RateLimiter, Retry, RetryError, TaskError, Workload,
+    BreakerStats, CircuitBreaker, Policy, PolicyError, Pool, RateLimiter, Retry, RetryError,
+    TaskError, Workload,
 };
 
-use super::web::{content_length, head_end};
-use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+mod advice;
+mod client;
+
+use client::AioClient;
+
+use super::{Column, Figure, Key, Measurement, ScenarioInfo, Size, Tour, TourError};
 use crate::server::{self, ApiReport, Outage};
+use crate::tour::advice::{human, said};
 
 /// How many of the outage's first requests the server stalls.
 const STALLS: u64 = 3;
 /// How long it stalls each: twice the attempt timeout.
 const STALL: Duration = Duration::from_millis(500);
 
-/// A full run: 400 requests, the outage from the 40th for 2 s.
-const FULL: Plan = Plan {
-    requests: 400,
-    outage: Outage {
-        from_call: 40,
-        lasts: Duration::from_secs(2),
-        stalls: STALLS,
-        stall: STALL,
-    },
-};
-
-/// A `--quick` run: 200 requests, the outage from the 20th for 1 s (half
-/// the full run's, to keep the quick tour within its few seconds).
-const QUICK: Plan = Plan {
-    requests: 200,
-    outage: Outage {
-        from_call: 20,
-        lasts: Duration::from_secs(1),
-        stalls: STALLS,
-        stall: STALL,
-    },
-};
+/// Requests a run makes.
+const REQUESTS: Size = Size::count("requests", 200, 400);
+/// How long the server's outage lasts, from request `requests / 10` on (a
+/// quick run's is half the full run's, to keep the quick tour within its
+/// few seconds).
+const OUTAGE: Size = Size::measure(1, 2, " s", "outage");
 
 /// The policy's rate limit: permits a second, and its burst.
 const RATE: u32 = 200;
@@ -110,60 +98,103 @@ struct Plan {
     outage: Outage,
 }
 
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        let requests = REQUESTS.pick(quick);
+        Plan {
+            requests,
+            outage: Outage {
+                from_call: requests / 10,
+                lasts: Duration::from_secs(OUTAGE.pick(quick)),
+                stalls: STALLS,
+                stall: STALL,
+            },
+        }
+    }
+}
+
+/// The model names of the rows.
+const NAIVE: &str = "naive";
+const POLICY: &str = "policy";
+const AIO: &str = "aio";
+
 /// The api calls scenario.
-#[derive(Debug)]
-pub(crate) struct ApiCalls;
+pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
+    name: "api calls",
+    slug: "api",
+    about: "the guide's `API calls` row: a flaky local JSON API with an outage, called naively \
+            and through a Policy (rate limit, circuit breaker, timeout, retries), on Pool::io \
+            and from async code with one shared client",
+    help: "fan out requests to a flaky JSON API on the same server, 2-5 ms each, one in ten \
+           failing with a 503, with an outage in every run: `naive`, each request tried once, \
+           and `policy`, each through one `Policy` with a rate limit, a circuit breaker, an \
+           attempt timeout and retries, both on `Pool::io`; and `aio`, the same policy from one \
+           async task through one shared client",
+    sizes: &[REQUESTS, OUTAGE],
+    models: &[NAIVE, POLICY, AIO],
+    no_speedup: &[],
+    columns: &[
+        Column {
+            key: "calls",
+            header: "calls",
+        },
+        Column {
+            key: "shed",
+            header: "shed",
+        },
+        Column {
+            key: "succeeded",
+            header: "succeeded",
+        },
+        Column {
+            key: "failed",
+            header: "failed",
+        },
+    ],
+    keys: &[
+        Key::new("calls", "the requests the server took"),
+        Key::new("outage_calls", "of them, those it took during its outage"),
+        Key::new("stalled", "of those, the ones it stalled"),
+        Key::new(
+            "shed",
+            "attempts the circuit breaker rejected without calling",
+        ),
+        Key::new("succeeded", "requests that got their item"),
+        Key::new("attempts", "policy and aio rows: attempts, run or shed"),
+        Key::new(
+            "rescued",
+            "policy and aio rows: requests that succeeded after a failed attempt",
+        ),
+        Key::new(
+            "timed_out",
+            "policy and aio rows: attempts cut at the attempt timeout",
+        ),
+        Key::new("opened", "policy and aio rows: times the breaker opened"),
+        Key::new(
+            "peak_calls_per_s",
+            "the most calls the server took in any one second",
+        ),
+        Key::new(
+            "connections",
+            "aio row: the shared client's keep-alive connections",
+        ),
+        Key::new("peak_connections", "aio row: the most in use at once"),
+    ],
+    errors: "an answer that was not the item asked for, or a request that failed in a way \
+             the server did not mean; the requests it failed on purpose are the lesson, counted \
+             in `failed` and not errors of the tour (JSON rows carry `errors`, how many of \
+             `failed` are)",
+    run,
+    #[cfg(target_os = "linux")]
+    process_tasks: &[],
+};
 
-impl Scenario for ApiCalls {
-    fn name(&self) -> &'static str {
-        "api calls"
-    }
-
-    fn slug(&self) -> &'static str {
-        "api"
-    }
-
-    fn about(&self) -> &'static str {
-        "the guide's `API calls` row: a flaky local JSON API with an outage, called naively \
-         and through a Policy (rate limit, circuit breaker, timeout, retries), on Pool::io \
-         and from async code with one shared client"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        &[
-            Column {
-                key: "calls",
-                header: "calls",
-            },
-            Column {
-                key: "shed",
-                header: "shed",
-            },
-            Column {
-                key: "succeeded",
-                header: "succeeded",
-            },
-            Column {
-                key: "failed",
-                header: "failed",
-            },
-        ]
-    }
-
-    fn model_width(&self) -> usize {
-        6
-    }
-
-    fn baseline(&self) -> &'static str {
-        "naive"
-    }
-
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
-        let plan = if tour.quick() { QUICK } else { FULL };
-        let base = tour.server()?.base_url();
-        let outage = plan.outage;
-        tour.intro(&format!(
-            "{} requests for the items of a flaky JSON API on the embedded server at \
+fn run(tour: &mut Tour) -> Result<(), TourError> {
+    let plan = Plan::new(tour.quick());
+    let base = tour.server()?.base_url();
+    let outage = plan.outage;
+    tour.intro(&format!(
+        "{} requests for the items of a flaky JSON API on the embedded server at \
              {base}/api/items/{{i}}, each answered after 2-5 ms, 1 in {} with a 503, and an \
              outage from request {} of each row on: 503s for {}, the first {} of them after \
              a {} stall; the guide says asyncio (aiohttp + gather) with a rate limiter, a \
@@ -172,109 +203,85 @@ impl Scenario for ApiCalls {
              {FAILURES_TO_OPEN} failures in a row, {} per attempt, up to {MAX_ATTEMPTS} \
              attempts backing off from {} with jitter; the aio row: the same policy \
              around every call from one async task through one shared client",
-            plan.requests,
-            server::API_FLAKY,
-            outage.from_call,
-            advice::human(outage.lasts),
-            outage.stalls,
-            advice::human(outage.stall),
-            advice::human(OPEN_FOR),
-            advice::human(ATTEMPT_TIMEOUT),
-            advice::human(FIRST_BACKOFF),
-        ))?;
+        plan.requests,
+        server::API_FLAKY,
+        outage.from_call,
+        human(outage.lasts),
+        outage.stalls,
+        human(outage.stall),
+        human(OPEN_FOR),
+        human(ATTEMPT_TIMEOUT),
+        human(FIRST_BACKOFF),
+    ))?;
 
-        // The most requests in flight at once: a worker's each, and the
-        // stalled attempts the policy's timeout left running.
-        let connections = Workload::Io.default_workers() * 2;
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .max_idle_connections(connections.max(100))
-            .max_idle_connections_per_host(connections)
-            .build();
-        tour.server()?
-            .open_connections(&agent, connections)
-            .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
-        let base: Arc<str> = base.into();
+    // The most requests in flight at once: a worker's each, and the
+    // stalled attempts the policy's timeout left running.
+    let connections = Workload::Io.default_workers() * 2;
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .max_idle_connections(connections.max(100))
+        .max_idle_connections_per_host(connections)
+        .build();
+    tour.server()?
+        .open_connections(&agent, connections)
+        .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
+    let base: Arc<str> = base.into();
 
-        let mut naive = {
-            let (agent, base) = (agent.clone(), base.clone());
-            fan_out(tour, "naive", plan, move |item| {
-                let url = format!("{base}{}", server::api_path(item));
-                match get(&agent, &url, item) {
-                    Ok(()) => Outcome::Succeeded { rescued: false },
-                    Err(e @ ApiError::Unavailable) => Outcome::Failed(format!("item {item}: {e}")),
-                    Err(e @ ApiError::Wrong(_)) => Outcome::Error(format!("item {item}: {e}")),
-                }
-            })?
-        };
-        naive.report = tour.server()?.api_report();
-        let naive_row = naive.row(plan);
-        let figures = vec![
-            ("calls", Figure::Count(naive.report.calls)),
-            ("outage_calls", Figure::Count(naive.report.outage_calls)),
-            ("stalled", Figure::Count(naive.report.stalled)),
-            ("shed", Figure::Count(0)),
-            ("succeeded", Figure::Count(naive.tally.succeeded)),
-            ("peak_calls_per_s", Figure::Count(naive.report.peak_per_s)),
-        ];
-        let advice = advice::for_api_naive(&naive_row);
-        tour.record(naive.into_measurement("naive", figures, advice))?;
+    let mut naive = {
+        let (agent, base) = (agent.clone(), base.clone());
+        fan_out(tour, NAIVE, plan, move |item| {
+            let url = format!("{base}{}", server::api_path(item));
+            match get(&agent, &url, item) {
+                Ok(()) => Outcome::Succeeded { rescued: false },
+                Err(e @ ApiError::Unavailable) => Outcome::Failed(format!("item {item}: {e}")),
+                Err(e @ ApiError::Wrong(_)) => Outcome::Error(format!("item {item}: {e}")),
+            }
+        })?
+    };
+    naive.report = tour.server()?.api_report();
+    let naive_row = naive.row(plan);
+    let figures = vec![
+        ("calls", Figure::Count(naive.report.calls)),
+        ("outage_calls", Figure::Count(naive.report.outage_calls)),
+        ("stalled", Figure::Count(naive.report.stalled)),
+        ("shed", Figure::Count(0)),
+        ("succeeded", Figure::Count(naive.tally.succeeded)),
+        ("peak_calls_per_s", Figure::Count(naive.report.peak_per_s)),
+    ];
+    let advice = advice::for_naive(&naive_row);
+    tour.record(naive.into_measurement(NAIVE, figures, advice))?;
 
-        let timed_out = Arc::new(AtomicU64::new(0));
-        let policy = Arc::new(
-            build_policy(timed_out.clone())
-                .map_err(|e| TourError::Setup(format!("cannot build the policy: {e}")))?,
-        );
-        let mut run = {
-            let policy = policy.clone();
-            fan_out(tour, "policy", plan, move |item| {
-                let (agent, url) = (agent.clone(), format!("{base}{}", server::api_path(item)));
-                FAILED_ATTEMPTS.with(|n| n.set(0));
-                let result = policy.call_timed(move || get(&agent, &url, item));
-                match result {
-                    Ok(()) => Outcome::Succeeded {
-                        rescued: FAILED_ATTEMPTS.with(Cell::get) > 0,
-                    },
-                    Err(e) => gave_up(item, &e),
-                }
-            })?
-        };
-        let breaker = policy.breaker().map(|b| b.stats()).unwrap_or_default();
-        // An attempt cut at its timeout goes on in the background on the
-        // policy's pool; dropping the policy (this is its last handle) shuts
-        // that pool down and waits for them, so the server has taken every
-        // call before it reports.
-        drop(policy);
-        run.report = tour.server()?.api_report();
-        let timed_out = timed_out.load(Relaxed);
-        let figures = vec![
-            ("calls", Figure::Count(run.report.calls)),
-            ("outage_calls", Figure::Count(run.report.outage_calls)),
-            ("stalled", Figure::Count(run.report.stalled)),
-            ("shed", Figure::Count(breaker.rejected)),
-            ("succeeded", Figure::Count(run.tally.succeeded)),
-            ("attempts", Figure::Count(breaker.ran() + breaker.rejected)),
-            ("rescued", Figure::Count(run.tally.rescued)),
-            ("timed_out", Figure::Count(timed_out)),
-            ("opened", Figure::Count(breaker.times_opened)),
-            ("peak_calls_per_s", Figure::Count(run.report.peak_per_s)),
-        ];
-        let advice = advice::for_api_policy(
-            &advice::PolicyRun {
-                row: run.row(plan),
-                shed: breaker.rejected,
-                opened: breaker.times_opened,
-                timed_out,
-                rescued: run.tally.rescued,
-                rate: RATE,
-                burst: BURST,
-                timeout: ATTEMPT_TIMEOUT,
-            },
-            Some(&naive_row),
-        );
-        tour.record(run.into_measurement("policy", figures, advice))?;
-        aio_row(tour, plan, &naive_row)
-    }
+    let timed_out = Arc::new(AtomicU64::new(0));
+    let policy = Arc::new(
+        build_policy(timed_out.clone())
+            .map_err(|e| TourError::Setup(format!("cannot build the policy: {e}")))?,
+    );
+    let mut run = {
+        let policy = policy.clone();
+        fan_out(tour, POLICY, plan, move |item| {
+            let (agent, url) = (agent.clone(), format!("{base}{}", server::api_path(item)));
+            FAILED_ATTEMPTS.with(|n| n.set(0));
+            let result = policy.call_timed(move || get(&agent, &url, item));
+            match result {
+                Ok(()) => Outcome::Succeeded {
+                    rescued: FAILED_ATTEMPTS.with(Cell::get) > 0,
+                },
+                Err(e) => gave_up(item, &e),
+            }
+        })?
+    };
+    let breaker = policy.breaker().map(|b| b.stats()).unwrap_or_default();
+    // An attempt cut at its timeout goes on in the background on the
+    // policy's pool; dropping the policy (this is its last handle) shuts
+    // that pool down and waits for them, so the server has taken every
+    // call before it reports.
+    drop(policy);
+    run.report = tour.server()?.api_report();
+    let policy_run = run.policy_run(plan, &breaker, timed_out.load(Relaxed));
+    let advice = advice::for_policy(&policy_run, Some(&naive_row));
+    let figures = policy_figures(&policy_run, &breaker);
+    tour.record(run.into_measurement(POLICY, figures, advice))?;
+    aio_row(tour, plan, &naive_row)
 }
 
 tokio::task_local! {
@@ -419,7 +426,7 @@ fn aio_row(tour: &mut Tour, plan: Plan, naive_row: &advice::ApiRow) -> Result<()
         .map_err(|e| TourError::Setup(format!("cannot build the policy: {e}")))?;
 
     tour.server()?.begin_api_run(Some(plan.outage));
-    let bar = tour.progress("aio", plan.requests as usize);
+    let bar = tour.progress(AIO, plan.requests as usize);
     let start = Instant::now();
     let tally = runtime.block_on(async {
         let mut tally = Tally::default();
@@ -452,35 +459,12 @@ fn aio_row(tour: &mut Tour, plan: Plan, naive_row: &advice::ApiRow) -> Result<()
         wall,
         findings: Vec::new(),
     };
-    let timed_out = timed_out.load(Relaxed);
     let (opened, peak) = (client.opened.load(SeqCst), client.peak.load(SeqCst));
-    let figures = vec![
-        ("calls", Figure::Count(run.report.calls)),
-        ("outage_calls", Figure::Count(run.report.outage_calls)),
-        ("stalled", Figure::Count(run.report.stalled)),
-        ("shed", Figure::Count(breaker.rejected)),
-        ("succeeded", Figure::Count(run.tally.succeeded)),
-        ("attempts", Figure::Count(breaker.ran() + breaker.rejected)),
-        ("rescued", Figure::Count(run.tally.rescued)),
-        ("timed_out", Figure::Count(timed_out)),
-        ("opened", Figure::Count(breaker.times_opened)),
-        ("peak_calls_per_s", Figure::Count(run.report.peak_per_s)),
-        ("connections", Figure::Count(opened)),
-        ("peak_connections", Figure::Count(peak)),
-    ];
-    let policy_advice = advice::for_api_policy(
-        &advice::PolicyRun {
-            row: run.row(plan),
-            shed: breaker.rejected,
-            opened: breaker.times_opened,
-            timed_out,
-            rescued: run.tally.rescued,
-            rate: RATE,
-            burst: BURST,
-            timeout: ATTEMPT_TIMEOUT,
-        },
-        Some(naive_row),
-    );
+    let policy_run = run.policy_run(plan, &breaker, timed_out.load(Relaxed));
+    let mut figures = policy_figures(&policy_run, &breaker);
+    figures.push(("connections", Figure::Count(opened)));
+    figures.push(("peak_connections", Figure::Count(peak)));
+    let policy_advice = advice::for_policy(&policy_run, Some(naive_row));
     let advice = format!(
         "one async task on one thread made every request through one shared client \
          (at most {limit} in flight, where Pool::io needs a thread each): {} opened, at most \
@@ -492,7 +476,7 @@ fn aio_row(tour: &mut Tour, plan: Plan, naive_row: &advice::ApiRow) -> Result<()
         }
     );
     drop(runtime);
-    tour.record(run.into_measurement("aio", figures, advice))
+    tour.record(run.into_measurement(AIO, figures, advice))
 }
 
 /// One request of the `aio` row, through the policy.
@@ -503,175 +487,6 @@ async fn aio_request(client: &AioClient, policy: &Policy<ApiError>, item: u64) -
             rescued: AIO_FAILED_ATTEMPTS.with(Cell::get) > 0,
         },
         Err(e) => gave_up(item, &e),
-    }
-}
-
-/// The `aio` row's one shared HTTP/1.1 client: keep-alive connections to
-/// one server, each used by one request at a time and put back when its
-/// reply has been read to the end.
-///
-/// # Cancel safety
-///
-/// A request dropped mid-way (cut at the policy's attempt timeout) drops
-/// its connection with it, closing it: a connection with half a reply in
-/// it is never reused. The next request that finds no idle connection
-/// opens one.
-struct AioClient {
-    addr: SocketAddr,
-    /// Never held across an await.
-    idle: Mutex<Vec<AioConn>>,
-    /// Connections opened, in all.
-    opened: AtomicU64,
-    /// Connections in use now, and the most at once.
-    in_use: AtomicU64,
-    peak: AtomicU64,
-}
-
-/// One keep-alive connection and its read buffer.
-struct AioConn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    filled: usize,
-}
-
-/// A connection in use: counted while it lives.
-struct InUse<'a>(&'a AioClient);
-
-impl<'a> InUse<'a> {
-    fn new(client: &'a AioClient) -> Self {
-        let now = client.in_use.fetch_add(1, SeqCst) + 1;
-        client.peak.fetch_max(now, SeqCst);
-        InUse(client)
-    }
-}
-
-impl Drop for InUse<'_> {
-    fn drop(&mut self) {
-        self.0.in_use.fetch_sub(1, SeqCst);
-    }
-}
-
-impl AioClient {
-    /// A client with `n` connections to `addr` open and idle, opened one at
-    /// a time, each once the one before has had its answer to `GET /`.
-    async fn open(addr: SocketAddr, n: usize) -> io::Result<AioClient> {
-        let client = AioClient {
-            addr,
-            idle: Mutex::new(Vec::with_capacity(n)),
-            opened: AtomicU64::new(0),
-            in_use: AtomicU64::new(0),
-            peak: AtomicU64::new(0),
-        };
-        for _ in 0..n {
-            let mut conn = client.connect().await?;
-            match conn.get("/").await? {
-                (200, _) => client.put_back(conn),
-                (status, body) => {
-                    return Err(io::Error::other(format!(
-                        "GET / answered {status}: {body:?}"
-                    )))
-                }
-            }
-        }
-        client.peak.store(0, SeqCst);
-        Ok(client)
-    }
-
-    async fn connect(&self) -> io::Result<AioConn> {
-        let stream = TcpStream::connect(self.addr).await?;
-        let _ = stream.set_nodelay(true);
-        self.opened.fetch_add(1, SeqCst);
-        Ok(AioConn {
-            stream,
-            buf: vec![0; 4096],
-            filled: 0,
-        })
-    }
-
-    fn put_back(&self, conn: AioConn) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(conn);
-    }
-
-    /// `GET path` on an idle connection (a new one if none is idle): the
-    /// reply's status and body.
-    async fn get(&self, path: &str) -> io::Result<(u16, String)> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => self.connect().await?,
-        };
-        let _in_use = InUse::new(self);
-        let reply = conn.get(path).await?;
-        self.put_back(conn);
-        Ok(reply)
-    }
-
-    /// Asks for item `item` at `path` once, and checks the answer.
-    async fn get_item(&self, path: &str, item: u64) -> Result<(), ApiError> {
-        let url = format!("http://{}{path}", self.addr);
-        match self.get(path).await {
-            Ok((200, body)) => check_item(&url, item, &body),
-            Ok((503, _)) => Err(ApiError::Unavailable),
-            Ok((status, body)) => Err(ApiError::Wrong(format!(
-                "GET {url}: HTTP {status}: {body:?}"
-            ))),
-            Err(e) => Err(ApiError::Wrong(format!("GET {url}: {e}"))),
-        }
-    }
-}
-
-impl AioConn {
-    /// Sends `GET path` and reads the reply to its end.
-    async fn get(&mut self, path: &str) -> io::Result<(u16, String)> {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        self.stream.write_all(request.as_bytes()).await?;
-        let end = loop {
-            if let Some(end) = head_end(&self.buf[..self.filled]) {
-                break end;
-            }
-            self.fill().await?;
-        };
-        let head = &self.buf[..end];
-        let status = head
-            .split(|&b| b == b' ')
-            .nth(1)
-            .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
-            .ok_or_else(|| {
-                io::Error::other(format!(
-                    "not an HTTP reply: {:?}",
-                    String::from_utf8_lossy(head)
-                ))
-            })?;
-        let whole = end + content_length(head);
-        while self.filled < whole {
-            self.fill().await?;
-        }
-        let body = String::from_utf8_lossy(&self.buf[end..whole]).into_owned();
-        self.buf.copy_within(whole..self.filled, 0);
-        self.filled -= whole;
-        Ok((status, body))
-    }
-
-    async fn fill(&mut self) -> io::Result<()> {
-        if self.filled == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
-        }
-        let read = self.stream.read(&mut self.buf[self.filled..]).await?;
-        if read == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed the connection",
-            ));
-        }
-        self.filled += read;
-        Ok(())
     }
 }
 
@@ -748,6 +563,21 @@ impl Run {
         }
     }
 
+    /// A row through the policy, as the advisor reads it: the run, what
+    /// its breaker did, and the policy's settings.
+    fn policy_run(&self, plan: Plan, breaker: &BreakerStats, timed_out: u64) -> advice::PolicyRun {
+        advice::PolicyRun {
+            row: self.row(plan),
+            shed: breaker.rejected,
+            opened: breaker.times_opened,
+            timed_out,
+            rescued: self.tally.rescued,
+            rate: RATE,
+            burst: BURST,
+            timeout: ATTEMPT_TIMEOUT,
+        }
+    }
+
     fn into_measurement(
         self,
         model: &'static str,
@@ -762,7 +592,7 @@ impl Run {
         } else {
             format!(
                 "{advice}; the fan-out pool's advisor: {}",
-                advice::said(&self.findings)
+                said(&self.findings)
             )
         };
         Measurement {
@@ -777,6 +607,23 @@ impl Run {
             findings: self.findings,
         }
     }
+}
+
+/// The figures of a row through the policy (`policy`, `aio`), in output
+/// order.
+fn policy_figures(p: &advice::PolicyRun, breaker: &BreakerStats) -> Vec<(&'static str, Figure)> {
+    vec![
+        ("calls", Figure::Count(p.row.calls)),
+        ("outage_calls", Figure::Count(p.row.outage_calls)),
+        ("stalled", Figure::Count(p.row.stalled)),
+        ("shed", Figure::Count(p.shed)),
+        ("succeeded", Figure::Count(p.row.succeeded)),
+        ("attempts", Figure::Count(breaker.ran() + breaker.rejected)),
+        ("rescued", Figure::Count(p.rescued)),
+        ("timed_out", Figure::Count(p.timed_out)),
+        ("opened", Figure::Count(p.opened)),
+        ("peak_calls_per_s", Figure::Count(p.row.peak_per_s)),
+    ]
 }
 
 /// Runs one row: starts a fresh run of the API on the server, then makes
