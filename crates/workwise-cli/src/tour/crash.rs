@@ -175,6 +175,9 @@ pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
             "worker processes started to replace crashed ones; the `Pool::cpu` row's speedup \
              is null (its wall time is the time until the crash)",
         ),
+        processes::WORKER_MB,
+        processes::SENT_MB,
+        processes::RECEIVED_MB,
     ],
     errors: "the crashed and lost tasks are the lesson, and an error is a wrong checksum, a \
              clean input reported crashed, a poisoned one that did not crash, or a child \
