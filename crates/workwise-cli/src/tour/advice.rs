@@ -4,10 +4,12 @@
 //! reads a pool's figures and [`LoopWatch`](workwise::advice::LoopWatch) a
 //! plain loop's, and both give [`Advice`] values (a code, a summary, the
 //! fix). Each row's line here is those findings beside the figures the
-//! scenario measured. What stays in this file has no library rule: how a
-//! data-parallel run compares with the same work on the other pool, what a
-//! queue pipeline's producer and consumers did with their time, the CPU time other processes took from the
-//! cores meanwhile ([`CpuClocks`]), and durations for people ([`human`]).
+//! scenario measured. What stays in this file is shared by the scenarios
+//! and has no library rule: how a data-parallel run compares with the same
+//! work on the other pool, what a queue pipeline's producer and consumers
+//! did with their time, the CPU time other processes took from the cores
+//! meanwhile ([`CpuClocks`]), and durations for people ([`human`]). A
+//! scenario's own wording lives in its file (`api/advice.rs`, `web/`).
 
 use std::time::Duration;
 

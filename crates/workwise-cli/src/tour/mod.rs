@@ -10,8 +10,8 @@
 //! scenario's words. A whole tour ends with a summary of what a thread, an
 //! async task and a worker process cost in memory ([`memory`]).
 //!
-//! Adding a scenario is a new file with its `INFO` and one line in
-//! [`SCENARIOS`]: `--help`, the `--quick` and `--json` docs, `--list`, the
+//! Adding a scenario is a new file with its `INFO`, its `mod` line and one
+//! line in [`SCENARIOS`]: `--help`, the `--quick` and `--json` docs, `--list`, the
 //! worker processes' tasks and the black-box tests read the registry. The
 //! helpers here write the common rows: [`Tour::run_loop`] (the sequential
 //! row), [`timed_on_pool`], [`Tour::compare_pools`] (`Pool::io` against
