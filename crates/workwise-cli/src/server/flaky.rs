@@ -2,7 +2,7 @@
 //! each request answered after 2 to 5 ms, one in [`API_FLAKY`] with a 503,
 //! and an outage in each run (see [`Outage`]), when every request fails.
 //! [`ApiRun`] is one run's state; the server keeps one, reset by
-//! [`PageServer::begin_api_run`](super::PageServer::begin_api_run).
+//! [`PageServer::begin_api_run`](super::PageServer::begin_api_run)(super::PageServer::begin_api_run).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The flaky API's outage in one run, set by [`PageServer::begin_api_run`].
+/// The flaky API's outage in one run, set by [`PageServer::begin_api_run`](super::PageServer::begin_api_run).
 ///
 /// It begins with the run's `from_call`-th request, so that every client
 /// meets it at the same point of its work however fast it calls, and lasts
@@ -59,7 +59,7 @@ pub(crate) struct Outage {
 }
 
 /// What the server saw of the flaky API in the run so far, from
-/// [`PageServer::api_report`].
+/// [`PageServer::api_report`](super::PageServer::api_report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ApiReport {
     /// API requests taken.

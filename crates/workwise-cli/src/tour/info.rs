@@ -1,6 +1,6 @@
 //! What the tour knows about each scenario before running it: a
 //! [`ScenarioInfo`], one `const INFO` in each scenario's file, listed in
-//! the registry ([`SCENARIOS`](super::SCENARIOS)); and the texts generated
+//! the registry ([`SCENARIOS`]); and the texts generated
 //! from the registry: `--help`'s scenario paragraph and examples, the
 //! `--quick` sizes, the `--json` keys, `--list`.
 //!

@@ -84,7 +84,7 @@ impl ProcRun {
 impl ProcRun {
     /// The process row: `outcome`'s figures, then the process figures,
     /// with the advisor's line compared with `threads`
-    /// ([`advice`](self::advice)).
+    /// ([`advice()`]).
     pub(crate) fn measurement<O: Outcome>(
         &self,
         outcome: O,

@@ -12,7 +12,7 @@
 //!   handler waits with `std::thread::sleep(20 ms)`: the right blocking
 //!   equivalent. The baseline of the speedups.
 //! - `async`: a tokio server (a multi-thread runtime of one worker per
-//!   core), one task per connection in a [`TaskGroup`], whose handler
+//!   core), one task per connection in a [`TaskGroup`](workwise::aio::TaskGroup), whose handler
 //!   awaits `tokio::time::sleep(20 ms)`.
 //! - `async + blocking call`: the same async server whose handler calls
 //!   `std::thread::sleep(20 ms)` instead of awaiting (pitfall 2): each
