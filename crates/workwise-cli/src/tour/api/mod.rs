@@ -26,7 +26,7 @@
 //! (a current-thread tokio runtime, like asyncio's one event loop), fanned
 //! out with `aio::gather_limited` at most as many in flight as `Pool::io`
 //! has workers, through one shared hand-rolled HTTP/1.1 client
-//! ([`AioClient`]) whose keep-alive connections are opened before the clock
+//! ([`AioClient`](aio_row::AioClient)) whose keep-alive connections are opened before the clock
 //! starts, one at a time (see the server's warning about bursts). An
 //! attempt cut at its timeout drops its request, and with it its
 //! connection, which is never reused half-read. Its figures add
@@ -41,8 +41,6 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -57,9 +55,7 @@ use workwise::{
 };
 
 mod advice;
-mod client;
-
-use client::AioClient;
+mod aio_row;
 
 use super::{Column, Figure, Key, Measurement, ScenarioInfo, Size, Tour, TourError};
 use crate::server::{self, ApiReport, Outage};
@@ -281,7 +277,7 @@ fn run(tour: &mut Tour) -> Result<(), TourError> {
     let advice = advice::for_policy(&policy_run, Some(&naive_row));
     let figures = policy_figures(&policy_run, &breaker);
     tour.record(run.into_measurement(POLICY, figures, advice))?;
-    aio_row(tour, plan, &naive_row)
+    aio_row::run(tour, plan, &naive_row)
 }
 
 tokio::task_local! {
@@ -397,96 +393,6 @@ fn check_item(url: &str, item: u64, body: &str) -> Result<(), ApiError> {
         Err(ApiError::Wrong(format!(
             "GET {url}: the answer is not item {item}: {body:?}"
         )))
-    }
-}
-
-/// Runs the `aio` row (see the module docs) and records it.
-fn aio_row(tour: &mut Tour, plan: Plan, naive_row: &advice::ApiRow) -> Result<(), TourError> {
-    let limit = Workload::Io.default_workers();
-    let connections = limit * 2;
-    let base = tour.server()?.base_url();
-    let addr: SocketAddr = base
-        .trim_start_matches("http://")
-        .parse()
-        .map_err(|e| TourError::Setup(format!("the embedded server's address {base}: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| TourError::Setup(format!("cannot start a tokio runtime: {e}")))?;
-    let client = runtime
-        .block_on(async {
-            let opening = AioClient::open(addr, connections);
-            tokio::time::timeout(Duration::from_secs(10), opening)
-                .await
-                .unwrap_or_else(|_| Err(io::Error::other("no answer to GET / in 10 s")))
-        })
-        .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
-    let timed_out = Arc::new(AtomicU64::new(0));
-    let policy = build_policy(timed_out.clone())
-        .map_err(|e| TourError::Setup(format!("cannot build the policy: {e}")))?;
-
-    tour.server()?.begin_api_run(Some(plan.outage));
-    let bar = tour.progress(AIO, plan.requests as usize);
-    let start = Instant::now();
-    let tally = runtime.block_on(async {
-        let mut tally = Tally::default();
-        let requests = (0..plan.requests).map(|item| {
-            AIO_FAILED_ATTEMPTS.scope(Cell::new(0), aio_request(&client, &policy, item))
-        });
-        match aio::gather_limited(requests, limit) {
-            Ok(mut outcomes) => {
-                while let Some(outcome) = outcomes.next().await {
-                    tally.add(Ok(outcome));
-                    bar.inc(1);
-                }
-            }
-            Err(e) => tally.add(Err(TaskError::NoWorker {
-                message: e.to_string(),
-            })),
-        }
-        tally
-    });
-    let wall = start.elapsed();
-    bar.finish_and_clear();
-    // Every attempt has ended (a timed-out one with its dropped future), so
-    // the server has taken every call it will get.
-    let breaker = policy.breaker().map(|b| b.stats()).unwrap_or_default();
-    drop(policy);
-    let run = Run {
-        tally,
-        report: tour.server()?.api_report(),
-        workers: 1,
-        wall,
-        findings: Vec::new(),
-    };
-    let (opened, peak) = (client.opened.load(SeqCst), client.peak.load(SeqCst));
-    let policy_run = run.policy_run(plan, &breaker, timed_out.load(Relaxed));
-    let mut figures = policy_figures(&policy_run, &breaker);
-    figures.push(("connections", Figure::Count(opened)));
-    figures.push(("peak_connections", Figure::Count(peak)));
-    let policy_advice = advice::for_policy(&policy_run, Some(naive_row));
-    let advice = format!(
-        "one async task on one thread made every request through one shared client \
-         (at most {limit} in flight, where Pool::io needs a thread each): {} opened, at most \
-         {peak} in use at once; {policy_advice}",
-        if opened == 1 {
-            "1 keep-alive connection".to_string()
-        } else {
-            format!("{opened} keep-alive connections")
-        }
-    );
-    drop(runtime);
-    tour.record(run.into_measurement(AIO, figures, advice))
-}
-
-/// One request of the `aio` row, through the policy.
-async fn aio_request(client: &AioClient, policy: &Policy<ApiError>, item: u64) -> Outcome {
-    let path = server::api_path(item);
-    match policy.call_async(|| client.get_item(&path, item)).await {
-        Ok(()) => Outcome::Succeeded {
-            rescued: AIO_FAILED_ATTEMPTS.with(Cell::get) > 0,
-        },
-        Err(e) => gave_up(item, &e),
     }
 }
 

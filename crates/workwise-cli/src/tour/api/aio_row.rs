@@ -1,6 +1,8 @@
-//! The `aio` row's HTTP/1.1 client, hand-rolled on `tokio::net`: one
-//! client shared by every request, its keep-alive connections opened
-//! before the clock starts, one at a time.
+//! The api calls scenario's `aio` row: the same requests through the same
+//! kind of policy (`Policy::call_async`) from one async task on one thread,
+//! and its HTTP/1.1 client, hand-rolled on `tokio::net`: one client shared
+//! by every request, its keep-alive connections opened before the clock
+//! starts, one at a time.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,7 +13,101 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::super::web::{content_length, head_end};
-use super::{check_item, ApiError};
+use super::*;
+
+/// Runs the `aio` row (see the module docs) and records it.
+pub(super) fn run(
+    tour: &mut Tour,
+    plan: Plan,
+    naive_row: &advice::ApiRow,
+) -> Result<(), TourError> {
+    let limit = Workload::Io.default_workers();
+    let connections = limit * 2;
+    let base = tour.server()?.base_url();
+    let addr: SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|e| TourError::Setup(format!("the embedded server's address {base}: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| TourError::Setup(format!("cannot start a tokio runtime: {e}")))?;
+    let client = runtime
+        .block_on(async {
+            let opening = AioClient::open(addr, connections);
+            tokio::time::timeout(Duration::from_secs(10), opening)
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("no answer to GET / in 10 s")))
+        })
+        .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
+    let timed_out = Arc::new(AtomicU64::new(0));
+    let policy = build_policy(timed_out.clone())
+        .map_err(|e| TourError::Setup(format!("cannot build the policy: {e}")))?;
+
+    tour.server()?.begin_api_run(Some(plan.outage));
+    let bar = tour.progress(AIO, plan.requests as usize);
+    let start = Instant::now();
+    let tally = runtime.block_on(async {
+        let mut tally = Tally::default();
+        let requests = (0..plan.requests).map(|item| {
+            AIO_FAILED_ATTEMPTS.scope(Cell::new(0), aio_request(&client, &policy, item))
+        });
+        match aio::gather_limited(requests, limit) {
+            Ok(mut outcomes) => {
+                while let Some(outcome) = outcomes.next().await {
+                    tally.add(Ok(outcome));
+                    bar.inc(1);
+                }
+            }
+            Err(e) => tally.add(Err(TaskError::NoWorker {
+                message: e.to_string(),
+            })),
+        }
+        tally
+    });
+    let wall = start.elapsed();
+    bar.finish_and_clear();
+    // Every attempt has ended (a timed-out one with its dropped future), so
+    // the server has taken every call it will get.
+    let breaker = policy.breaker().map(|b| b.stats()).unwrap_or_default();
+    drop(policy);
+    let run = Run {
+        tally,
+        report: tour.server()?.api_report(),
+        workers: 1,
+        wall,
+        findings: Vec::new(),
+    };
+    let (opened, peak) = (client.opened.load(SeqCst), client.peak.load(SeqCst));
+    let policy_run = run.policy_run(plan, &breaker, timed_out.load(Relaxed));
+    let mut figures = policy_figures(&policy_run, &breaker);
+    figures.push(("connections", Figure::Count(opened)));
+    figures.push(("peak_connections", Figure::Count(peak)));
+    let policy_advice = advice::for_policy(&policy_run, Some(naive_row));
+    let advice = format!(
+        "one async task on one thread made every request through one shared client \
+         (at most {limit} in flight, where Pool::io needs a thread each): {} opened, at most \
+         {peak} in use at once; {policy_advice}",
+        if opened == 1 {
+            "1 keep-alive connection".to_string()
+        } else {
+            format!("{opened} keep-alive connections")
+        }
+    );
+    drop(runtime);
+    tour.record(run.into_measurement(AIO, figures, advice))
+}
+
+/// One request of the `aio` row, through the policy.
+async fn aio_request(client: &AioClient, policy: &Policy<ApiError>, item: u64) -> Outcome {
+    let path = server::api_path(item);
+    match policy.call_async(|| client.get_item(&path, item)).await {
+        Ok(()) => Outcome::Succeeded {
+            rescued: AIO_FAILED_ATTEMPTS.with(Cell::get) > 0,
+        },
+        Err(e) => gave_up(item, &e),
+    }
+}
 
 /// The `aio` row's one shared HTTP/1.1 client: keep-alive connections to
 /// one server, each used by one request at a time and put back when its
