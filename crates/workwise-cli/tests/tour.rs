@@ -31,6 +31,157 @@ fn quick_json_rows() -> Vec<Value> {
         .collect()
 }
 
+/// The tour's registry, as `workwise tour --list --json` gives it: one
+/// object per scenario, in the order the tour runs them (scenario, slug,
+/// about, models, keys: each key the scenario's rows carry and what it
+/// means, quick).
+fn registry() -> Vec<Value> {
+    let out = workwise(&["tour", "--list", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 on stdout")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect()
+}
+
+/// A registry entry's models.
+fn models(entry: &Value) -> Vec<&str> {
+    entry["models"]
+        .as_array()
+        .unwrap_or_else(|| panic!("models is a list: {entry}"))
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect()
+}
+
+/// The keys every row carries, whatever its scenario.
+const COMMON_KEYS: [&str; 10] = [
+    "scenario",
+    "model",
+    "wall_ms",
+    "speedup",
+    "failed",
+    "errors",
+    "workers",
+    "advice",
+    "advisor",
+    "first_failure",
+];
+
+/// The scenarios and models scripts read, in the tour's order: a registry
+/// may add scenarios, but these names stay as they are.
+fn scenarios_scripts_read() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    let cpu_bound = if cfg!(target_os = "linux") {
+        vec!["sequential", "Pool::io", "Pool::cpu", "ProcessPool"]
+    } else {
+        vec!["sequential", "Pool::io", "Pool::cpu"]
+    };
+    let mut known = vec![
+        (
+            "web scraping",
+            "scraping",
+            vec!["sequential", "Pool::cpu", "Pool::io"],
+        ),
+        ("api calls", "api", vec!["naive", "policy", "aio"]),
+        ("file i/o", "files", vec!["sequential", "queue pipeline"]),
+        ("image processing", "images", cpu_bound.clone()),
+        ("data analysis", "analysis", cpu_bound),
+        (
+            "web server",
+            "web",
+            vec!["thread per connection", "async", "async + blocking call"],
+        ),
+        ("simple script", "script", vec!["sequential", "Pool::io"]),
+    ];
+    if cfg!(target_os = "linux") {
+        known.push(("crash isolation", "crash", vec!["ProcessPool", "Pool::cpu"]));
+    }
+    known
+}
+
+#[test]
+fn the_registry_keeps_the_names_scripts_read_and_the_help_is_made_from_it() {
+    let registry = registry();
+    // The known scenarios, in their order, among the registry's.
+    let mut entries = registry.iter();
+    for (name, slug, want) in scenarios_scripts_read() {
+        let entry = entries
+            .find(|e| e["scenario"] == name)
+            .unwrap_or_else(|| panic!("{name} missing or out of order: {registry:?}"));
+        assert_eq!(entry["slug"], slug, "{entry}");
+        assert_eq!(models(entry), want, "{entry}");
+    }
+    let help = workwise(&["tour", "--help"]);
+    let help = String::from_utf8(help.stdout).unwrap();
+    let examples = workwise(&["--help"]);
+    let examples = String::from_utf8(examples.stdout).unwrap();
+    for entry in &registry {
+        let name = entry["scenario"].as_str().unwrap();
+        let slug = entry["slug"].as_str().unwrap();
+        assert!(help.contains(name), "{name} not in the help:\n{help}");
+        assert!(
+            examples.contains(&format!("--scenario {slug}")),
+            "{slug} not in the examples:\n{examples}"
+        );
+        for (key, means) in entry["keys"].as_object().expect("keys") {
+            assert!(!COMMON_KEYS.contains(&key.as_str()), "{key} in {entry}");
+            let documented = format!("{key} ({})", means.as_str().unwrap());
+            assert!(help.contains(&documented), "{documented} not in the help");
+        }
+        for size in entry["quick"].as_array().expect("quick") {
+            assert!(help.contains(size.as_str().unwrap()), "{size}: {help}");
+        }
+        // By its short name and its row name alike.
+        for given in [slug, name] {
+            let out = workwise(&["tour", "--scenario", given, "--list"]);
+            assert!(out.status.success(), "{given}: {out:?}");
+        }
+    }
+}
+
+/// Checks the quick tour's rows against the registry: every scenario ran,
+/// in the registry's order, each under its models in order, and every key
+/// a row carries is documented (a common key or one of its scenario's), and
+/// every documented key was carried by some row of its scenario.
+fn rows_follow_the_registry(rows: &[Value]) {
+    let registry = registry();
+    let mut order: Vec<&str> = rows
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    order.dedup();
+    let names: Vec<&str> = registry
+        .iter()
+        .map(|e| e["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, names, "{rows:?}");
+    for entry in &registry {
+        let name = entry["scenario"].as_str().unwrap();
+        let chosen: Vec<&Value> = rows.iter().filter(|r| r["scenario"] == name).collect();
+        let got: Vec<&str> = chosen
+            .iter()
+            .map(|r| r["model"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, models(entry), "{name}");
+        let keys = entry["keys"].as_object().expect("keys");
+        for row in &chosen {
+            for key in row.as_object().unwrap().keys() {
+                assert!(
+                    COMMON_KEYS.contains(&key.as_str()) || keys.contains_key(key),
+                    "{key} is not documented for {name}: {row}"
+                );
+            }
+        }
+        for key in keys.keys() {
+            assert!(
+                chosen.iter().any(|r| r.get(key).is_some()),
+                "{name} documents {key}, which no row carries"
+            );
+        }
+    }
+}
+
 /// Checks that a row carries the advisor's codes (`advice`, a list of
 /// `W01`..`W11`, maybe empty) and its line (`advisor`), and gives the codes.
 fn advice_codes(row: &Value) -> Vec<&str> {
@@ -173,30 +324,7 @@ fn quick_json_tour_runs_every_scenario_under_every_model() {
     // The whole tour ends with its memory summary.
     let summary = rows.pop().expect("a summary line");
     memory_summary(&summary);
-    let scenarios: Vec<&str> = rows
-        .iter()
-        .map(|r| r["scenario"].as_str().unwrap())
-        .collect();
-    // On Linux: a ProcessPool row in image processing and data analysis,
-    // and the crash isolation scenario's two rows.
-    let linux_rows = if cfg!(target_os = "linux") { 4 } else { 0 };
-    assert_eq!(scenarios.len(), 19 + linux_rows, "{scenarios:?}");
-    // The guide's quick reference table's order, then crash isolation.
-    let mut order = scenarios.clone();
-    order.dedup();
-    let mut want = vec![
-        "web scraping",
-        "api calls",
-        "file i/o",
-        "image processing",
-        "data analysis",
-        "web server",
-        "simple script",
-    ];
-    if cfg!(target_os = "linux") {
-        want.push("crash isolation");
-    }
-    assert_eq!(order, want);
+    rows_follow_the_registry(&rows);
     model_advice(&rows);
     simple_rows(&rows);
 

@@ -12,13 +12,10 @@
 //! for word.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
-use workwise::advice::{Advice, LoopWatch};
-use workwise::Pool;
 use workwise_workloads::text;
 
-use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+use super::{Column, Figure, Key, Measurement, Outcome, Ran, ScenarioInfo, Size, Tour, TourError};
 
 /// One block's word counts as a worker process sends them back.
 #[cfg(target_os = "linux")]
@@ -34,10 +31,8 @@ fn count_block(block: String) -> Vec<(String, u64)> {
 pub(crate) const COUNT_BLOCK: workwise::process::Task<String, Vec<(String, u64)>> =
     workwise::process_task!(count_block);
 
-/// Bytes of text a full run counts.
-const FULL_BYTES: usize = 40_000_000;
-/// Bytes of text a `--quick` run counts.
-const QUICK_BYTES: usize = 8_000_000;
+/// Text a run counts, in MB.
+const MEGABYTES: Size = Size::measure(8, 40, " MB", "of text");
 /// How many blocks the text is cut into.
 const BLOCKS: usize = 256;
 /// The text's seed: every run counts the same words.
@@ -47,119 +42,97 @@ const SEED: u64 = 0x5EED_0001;
 type Counts<'a> = HashMap<&'a str, u64>;
 
 /// The data analysis scenario.
-#[derive(Debug)]
-pub(crate) struct DataAnalysis;
+pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
+    name: "data analysis",
+    slug: "analysis",
+    about: "the guide's `Data analysis` row: a word count over generated text, as map-reduce",
+    help: "a word count over generated text, as map-reduce, on `Pool::io` and `Pool::cpu`, \
+           and on Linux also on a `ProcessPool`",
+    sizes: &[MEGABYTES],
+    models: &[
+        "sequential",
+        "Pool::io",
+        "Pool::cpu",
+        #[cfg(target_os = "linux")]
+        super::processes::MODEL,
+    ],
+    no_speedup: &[],
+    columns: &[
+        Column {
+            key: "mb_per_s",
+            header: "MB/s",
+        },
+        Column {
+            key: "words",
+            header: "words",
+        },
+        Column {
+            key: "worker_mb",
+            header: "MB/worker",
+        },
+        Column {
+            key: "sent_mb",
+            header: "sent MB",
+        },
+    ],
+    keys: &[
+        Key::new("mb", "the text's size, in MB"),
+        Key::new("mb_per_s", "MB counted a second"),
+        Key::new("words", "words counted"),
+        #[cfg(target_os = "linux")]
+        super::processes::WORKER_MB,
+        #[cfg(target_os = "linux")]
+        super::processes::SENT_MB,
+        #[cfg(target_os = "linux")]
+        super::processes::RECEIVED_MB,
+    ],
+    errors: "",
+    run,
+    #[cfg(target_os = "linux")]
+    process_tasks: &[&COUNT_BLOCK],
+};
 
-impl Scenario for DataAnalysis {
-    fn name(&self) -> &'static str {
-        "data analysis"
-    }
+fn run(tour: &mut Tour) -> Result<(), TourError> {
+    let bytes = MEGABYTES.items(tour.quick()) * 1_000_000;
+    // Generated and cut once, before any clock starts.
+    let text = text::generate(bytes, SEED);
+    let blocks = text::blocks(&text, BLOCKS);
+    let mb = text.len() as f64 / 1e6;
+    tour.intro(&format!(
+        "a word count over {mb:.1} MB of generated text in {} blocks, as map-reduce \
+         (count each block, merge the counts); the guide says processes \
+         (ProcessPoolExecutor), workwise says Pool::cpu(): Rust threads compute in parallel",
+        blocks.len()
+    ))?;
 
-    fn slug(&self) -> &'static str {
-        "analysis"
-    }
-
-    fn about(&self) -> &'static str {
-        "the guide's `Data analysis` row: a word count over generated text, as map-reduce"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        &[
-            Column {
-                key: "mb_per_s",
-                header: "MB/s",
-            },
-            Column {
-                key: "words",
-                header: "words",
-            },
-            Column {
-                key: "worker_mb",
-                header: "MB/worker",
-            },
-            Column {
-                key: "sent_mb",
-                header: "sent MB",
-            },
-        ]
-    }
-
-    fn model_width(&self) -> usize {
-        11
-    }
-
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
-        let bytes = if tour.quick() {
-            QUICK_BYTES
-        } else {
-            FULL_BYTES
-        };
-        // Generated and cut once, before any clock starts.
-        let text = text::generate(bytes, SEED);
-        let blocks = text::blocks(&text, BLOCKS);
-        let mb = text.len() as f64 / 1e6;
-        tour.intro(&format!(
-            "a word count over {mb:.1} MB of generated text in {} blocks, as map-reduce \
-             (count each block, merge the counts); the guide says processes \
-             (ProcessPoolExecutor), workwise says Pool::cpu(): Rust threads compute in parallel",
-            blocks.len()
-        ))?;
-
-        let bar = tour.progress("sequential", blocks.len());
-        let watch = LoopWatch::start();
-        let start = Instant::now();
-        let expected = blocks.iter().fold(Counts::new(), |counts, block| {
+    let (expected, ran) = tour.run_loop("count", blocks.len(), |bar| {
+        blocks.iter().fold(Counts::new(), |counts, block| {
             let merged = text::merge(counts, text::count_words(block));
             bar.inc(1);
             merged
-        });
-        let base = start.elapsed();
-        let (figures, findings) = (watch.figures(), watch.finish("count", blocks.len() as u64));
-        bar.finish_and_clear();
-        let row = Row::check(Ok(&expected), &expected, mb);
-        let advice = advice::for_loop(&figures, &findings);
-        tour.record(row.into_measurement("sequential", 1, base, advice, findings))?;
+        })
+    });
+    let base = ran.wall;
+    tour.record(Row::check(Ok(&expected), &expected, mb).measurement(ran))?;
 
-        // Both pools run before either row is printed: each row's advice
-        // compares it with the other.
-        let mut runs = Vec::new();
-        for (model, builder) in [("Pool::io", Pool::io()), ("Pool::cpu", Pool::cpu())] {
-            let bar = tour.progress(model, blocks.len());
-            let (counted, run) = super::timed_on_pool(builder.name("analysis"), base, |pool| {
-                pool.map_reduce(
-                    &blocks,
-                    |block| {
-                        let counts = text::count_words(block);
-                        bar.inc(1);
-                        counts
-                    },
-                    Counts::new(),
-                    text::merge,
-                )
-            })?;
-            bar.finish_and_clear();
-            let row = Row::check(counted.as_ref().map_err(ToString::to_string), &expected, mb);
-            runs.push((model, run, row));
-        }
-        for (i, (model, run, row)) in runs.iter().enumerate() {
-            let other = runs.get(1 - i).map(|(_, other, _)| other);
-            let advice = advice::for_par_pool(run, other);
-            let m = row.clone().into_measurement(
-                model,
-                run.max_workers,
-                run.wall,
-                advice,
-                run.findings.clone(),
-            );
-            tour.record(m)?;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            let threads = runs.last().map(|(_, run, _)| run);
-            process_row(tour, &blocks, &expected, mb, threads)?;
-        }
-        Ok(())
-    }
+    let count = |pool: &workwise::Pool, bar: &indicatif::ProgressBar| {
+        pool.map_reduce(
+            &blocks,
+            |block| {
+                let counts = text::count_words(block);
+                bar.inc(1);
+                counts
+            },
+            Counts::new(),
+            text::merge,
+        )
+    };
+    let _threads = tour.compare_pools("analysis", base, blocks.len(), count, |counted| {
+        Row::check(counted.as_ref().map_err(ToString::to_string), &expected, mb)
+    })?;
+    #[cfg(target_os = "linux")]
+    process_row(tour, &blocks, &expected, mb, &_threads)?;
+    Ok(())
 }
 
 /// The `ProcessPool` row: the blocks sent to worker processes with `map`
@@ -171,7 +144,7 @@ fn process_row(
     blocks: &[&str],
     expected: &Counts<'_>,
     mb: f64,
-    threads: Option<&advice::ParRun>,
+    threads: &super::advice::ParRun,
 ) -> Result<(), TourError> {
     use super::processes;
 
@@ -197,18 +170,7 @@ fn process_row(
             .collect::<Counts<'_>>()
     });
     let row = Row::check(borrowed.as_ref().map_err(Clone::clone), expected, mb);
-    let advice = processes::advice(&run, threads);
-    // ProcessPool has no advisor yet (W11, large arguments copied into
-    // worker processes, lands with `ProcessPool::advice`).
-    let mut m = row.into_measurement(
-        processes::MODEL,
-        run.workers,
-        run.wall,
-        advice,
-        run.findings.clone(),
-    );
-    m.figures.extend(run.figures());
-    tour.record(m)
+    tour.record(run.measurement(row, Some(threads)))
 }
 
 /// One run's outcome, checked against the loop's counts.
@@ -239,20 +201,12 @@ impl Row {
         };
         Row { mb, words, failure }
     }
+}
 
-    fn into_measurement(
-        self,
-        model: &'static str,
-        workers: usize,
-        wall: Duration,
-        advice: String,
-        findings: Vec<Advice>,
-    ) -> Measurement {
-        let per_s = self.mb / wall.as_secs_f64().max(f64::MIN_POSITIVE);
+impl Outcome for Row {
+    fn measurement(self, ran: Ran) -> Measurement {
+        let per_s = self.mb / ran.wall.as_secs_f64().max(f64::MIN_POSITIVE);
         Measurement {
-            model,
-            workers,
-            wall,
             figures: vec![
                 ("mb", Figure::Rate(self.mb)),
                 ("mb_per_s", Figure::Rate(per_s)),
@@ -260,16 +214,26 @@ impl Row {
             ],
             failed: u64::from(self.failure.is_some()),
             first_failure: self.failure,
-            errors: None,
-            advice,
-            findings,
+            ..ran.measurement()
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    fn ran(model: &'static str) -> Ran {
+        Ran {
+            model,
+            workers: 2,
+            wall: Duration::from_millis(10),
+            advice: String::new(),
+            findings: Vec::new(),
+        }
+    }
 
     #[test]
     fn counts_that_differ_from_the_loop_fail_the_row() {
@@ -282,37 +246,20 @@ mod tests {
         let words = text::total(&expected);
 
         let same = Row::check(Ok(&expected.clone()), &expected, 0.02);
-        let m = same.into_measurement(
-            "Pool::cpu",
-            2,
-            Duration::from_millis(10),
-            String::new(),
-            Vec::new(),
-        );
+        let m = same.measurement(ran("Pool::cpu"));
         assert_eq!(m.failed, 0);
         assert!(m.first_failure.is_none());
         assert!(matches!(m.figures[2], ("words", Figure::Count(n)) if n == words));
 
         let mut wrong = expected.clone();
         *wrong.values_mut().next().unwrap() += 1;
-        let m = Row::check(Ok(&wrong), &expected, 0.02).into_measurement(
-            "Pool::io",
-            6,
-            Duration::from_millis(10),
-            String::new(),
-            Vec::new(),
-        );
+        let m = Row::check(Ok(&wrong), &expected, 0.02).measurement(ran("Pool::io"));
         assert_eq!(m.failed, 1);
         let why = m.first_failure.unwrap();
         assert!(why.contains(&format!("the loop counted {words}")), "{why}");
 
-        let m = Row::check(Err("item 3 panicked: boom".into()), &expected, 0.02).into_measurement(
-            "Pool::io",
-            6,
-            Duration::from_millis(10),
-            String::new(),
-            Vec::new(),
-        );
+        let m = Row::check(Err("item 3 panicked: boom".into()), &expected, 0.02)
+            .measurement(ran("Pool::io"));
         assert_eq!(m.failed, 1);
         assert!(m.first_failure.unwrap().contains("boom"));
     }

@@ -39,12 +39,10 @@ use workwise::process::Task;
 use workwise::{Pool, TaskError};
 use workwise_workloads::{image, Rng};
 
-use super::{processes, Column, Figure, Measurement, Scenario, Tour, TourError};
+use super::{processes, Column, Figure, Key, Measurement, ScenarioInfo, Size, Tour, TourError};
 
-/// Tasks in a full run.
-const FULL_TASKS: usize = 2_000;
-/// Tasks in a `--quick` run.
-const QUICK_TASKS: usize = 400;
+/// Tasks a run decodes.
+const TASKS: Size = Size::count("tasks", 400, 2_000);
 /// One task in this many crashes its process.
 const CRASH_EVERY: usize = 100;
 /// The seed of the choice of crashing inputs (and of the images: input `i`
@@ -131,97 +129,98 @@ fn decode(input: Input) -> u64 {
 /// The decoder, for `ProcessPool`.
 pub(crate) const DECODE: Task<Input, u64> = workwise::process_task!(decode);
 
+/// The model name of the thread pool's row.
+const THREADS: &str = "Pool::cpu";
+
 /// The crash isolation scenario.
-#[derive(Debug)]
-pub(crate) struct CrashIsolation;
+pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
+    name: "crash isolation",
+    slug: "crash",
+    about: "what processes are for: decode tasks of which 1% crash their process (Linux)",
+    help: "Linux: decode tasks of which 1% crash their process, on a `ProcessPool`, which loses \
+           only those, and on `Pool::cpu` in a child process, which the first crash ends",
+    sizes: &[TASKS],
+    models: &[processes::MODEL, THREADS],
+    // The thread pool's wall time is the time to its crash.
+    no_speedup: &[THREADS],
+    columns: &[
+        Column {
+            key: "succeeded",
+            header: "succeeded",
+        },
+        Column {
+            key: "crashed",
+            header: "crashed",
+        },
+        Column {
+            key: "lost",
+            header: "lost",
+        },
+        Column {
+            key: "respawns",
+            header: "respawns",
+        },
+    ],
+    keys: &[
+        Key::new("tasks", "decode tasks"),
+        Key::new("succeeded", "tasks that gave the right checksum"),
+        Key::new("crashed", "tasks told that their worker process crashed"),
+        Key::new(
+            "lost",
+            "tasks that gave neither a result nor an error: on `Pool::cpu`, every one after \
+             the crash that ended the process",
+        ),
+        Key::new(
+            "respawns",
+            "worker processes started to replace crashed ones; the `Pool::cpu` row's speedup \
+             is null (its wall time is the time until the crash)",
+        ),
+        processes::WORKER_MB,
+        processes::SENT_MB,
+        processes::RECEIVED_MB,
+    ],
+    errors: "the crashed and lost tasks are the lesson, and an error is a wrong checksum, a \
+             clean input reported crashed, a poisoned one that did not crash, or a child \
+             process that did not end at its first crash",
+    run,
+    process_tasks: &[&DECODE],
+};
 
-impl Scenario for CrashIsolation {
-    fn name(&self) -> &'static str {
-        "crash isolation"
-    }
-
-    fn slug(&self) -> &'static str {
-        "crash"
-    }
-
-    fn about(&self) -> &'static str {
-        "what processes are for: decode tasks of which 1% crash their process (Linux)"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        &[
-            Column {
-                key: "succeeded",
-                header: "succeeded",
-            },
-            Column {
-                key: "crashed",
-                header: "crashed",
-            },
-            Column {
-                key: "lost",
-                header: "lost",
-            },
-            Column {
-                key: "respawns",
-                header: "respawns",
-            },
-        ]
-    }
-
-    fn model_width(&self) -> usize {
-        11
-    }
-
-    fn baseline(&self) -> &'static str {
-        processes::MODEL
-    }
-
-    fn compares_speed(&self, model: &str) -> bool {
-        // The other row's wall time is the time to its crash.
-        model == processes::MODEL
-    }
-
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
-        let tasks = if tour.quick() {
-            QUICK_TASKS
-        } else {
-            FULL_TASKS
-        };
-        let inputs = inputs(tasks);
-        let poisoned = inputs.iter().filter(|i| i.fault != Fault::None).count();
-        tour.intro(&format!(
-            "{tasks} decode tasks (a {SIZE}x{SIZE} image each) of which {poisoned} crash their \
+fn run(tour: &mut Tour) -> Result<(), TourError> {
+    let tasks = TASKS.items(tour.quick());
+    let inputs = inputs(tasks);
+    let poisoned = inputs.iter().filter(|i| i.fault != Fault::None).count();
+    tour.intro(&format!(
+        "{tasks} decode tasks (a {SIZE}x{SIZE} image each) of which {poisoned} crash their \
              process (a seeded 1%: half write through a null pointer, half abort), standing \
              for a third-party decoder with a memory bug; the guide's processes are for \
              speed, in Rust they are for isolation: a ProcessPool loses only the crashed \
              tasks, a thread pool loses the program (run here in a child process)"
-        ))?;
-        // Computed before any clock starts.
-        let expected: Vec<u64> = inputs.iter().map(|i| checksum(i.seed)).collect();
-        let _no_cores = NoCoreDumps::new();
+    ))?;
+    // Computed before any clock starts.
+    let expected: Vec<u64> = inputs.iter().map(|i| checksum(i.seed)).collect();
+    let _no_cores = NoCoreDumps::new();
 
-        let bar = tour.progress(processes::MODEL, tasks);
-        let (results, run) = processes::timed_on_process_pool("crash", |pool| {
-            let handles: Vec<_> = inputs.iter().map(|&i| pool.submit(DECODE, i)).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    let r = h.wait();
-                    bar.inc(1);
-                    r
-                })
-                .collect::<Vec<_>>()
-        })?;
-        bar.finish_and_clear();
-        let pooled = PoolRow::check(&inputs, &expected, &results);
-        tour.record(pooled.measurement(&run))?;
+    let bar = tour.progress(processes::MODEL, tasks);
+    let (results, run) = processes::timed_on_process_pool("crash", |pool| {
+        let handles: Vec<_> = inputs.iter().map(|&i| pool.submit(DECODE, i)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let r = h.wait();
+                bar.inc(1);
+                r
+            })
+            .collect::<Vec<_>>()
+    })?;
+    bar.finish_and_clear();
+    let pooled = PoolRow::check(&inputs, &expected, &results);
+    tour.record(pooled.measurement(&run))?;
 
-        let bar = tour.progress("Pool::cpu", tasks);
-        let child = run_child(tasks, &bar)?;
-        bar.finish_and_clear();
-        tour.record(child.measurement(&inputs, &expected))
-    }
+    let bar = tour.progress(THREADS, tasks);
+    let child = run_child(tasks, &bar)?;
+    bar.finish_and_clear();
+    tour.record(child.measurement(&inputs, &expected))
 }
 
 /// The `ProcessPool` row, checked task by task.
@@ -435,7 +434,7 @@ impl ChildRun {
              bug or abort ends every task; use ProcessPool for code that may crash"
         );
         Measurement {
-            model: "Pool::cpu",
+            model: THREADS,
             workers: self.workers,
             wall: self.wall,
             figures: figures(tasks, succeeded, 0, lost, 0),

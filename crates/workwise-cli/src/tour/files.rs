@@ -25,16 +25,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use workwise::advice::{Advice, LoopWatch};
 use workwise::{ConsumerReport, Pool, Queue, TaskError, TryPutError};
 use workwise_workloads::Rng;
 
-use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+use super::{advice, timed_on_pool, Column, Figure, Key, Measurement, Outcome, Ran};
+use super::{ScenarioInfo, Size, Tour, TourError};
 
-/// Files a full run checksums.
-const FULL_FILES: usize = 2_000;
-/// Files a `--quick` run checksums.
-const QUICK_FILES: usize = 500;
+/// Files a run checksums.
+const FILES: Size = Size::count("files", 500, 2_000);
 /// The smallest file, in bytes.
 const MIN_SIZE: usize = 4 * 1024;
 /// The largest file, in bytes.
@@ -49,74 +47,73 @@ const BOUND: usize = 64;
 /// The first file's seed (file `i` has `SEED + i`).
 const SEED: u64 = 0x5EED_0003;
 
+/// The model name of the pipeline's row.
+const PIPELINE: &str = "queue pipeline";
+
 /// The file I/O scenario.
-#[derive(Debug)]
-pub(crate) struct FileIo;
+pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
+    name: "file i/o",
+    slug: "files",
+    about: "the guide's `File I/O` row: checksum generated files, a loop against a queue pipeline",
+    help: "checksum generated files in a temporary folder, with a simulated 1 ms latency per \
+           read, as a loop and as a queue pipeline: a producer thread and consumers on \
+           `Pool::io`",
+    sizes: &[FILES],
+    models: &["sequential", PIPELINE],
+    no_speedup: &[],
+    columns: &[
+        Column {
+            key: "files_per_s",
+            header: "files/s",
+        },
+        Column {
+            key: "mb",
+            header: "MB",
+        },
+        Column {
+            key: "peak_queue",
+            header: "peak queue",
+        },
+    ],
+    keys: &[
+        Key::new("files", "files written, each to be read once"),
+        Key::new("mb", "MB read with the right hash"),
+        Key::new("files_per_s", "files read with the right hash a second"),
+        Key::new(
+            "peak_queue",
+            "queue pipeline row: the queue's longest length read after each put",
+        ),
+    ],
+    errors: "a file's hash differed from that of the bytes written",
+    run,
+    #[cfg(target_os = "linux")]
+    process_tasks: &[],
+};
 
-impl Scenario for FileIo {
-    fn name(&self) -> &'static str {
-        "file i/o"
-    }
-
-    fn slug(&self) -> &'static str {
-        "files"
-    }
-
-    fn about(&self) -> &'static str {
-        "the guide's `File I/O` row: checksum generated files, a loop against a queue pipeline"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        &[
-            Column {
-                key: "files_per_s",
-                header: "files/s",
-            },
-            Column {
-                key: "mb",
-                header: "MB",
-            },
-            Column {
-                key: "peak_queue",
-                header: "peak queue",
-            },
-        ]
-    }
-
-    fn model_width(&self) -> usize {
-        "queue pipeline".len()
-    }
-
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
-        let count = if tour.quick() {
-            QUICK_FILES
-        } else {
-            FULL_FILES
-        };
-        // Written once, before any clock starts; removed when `dir` drops.
-        let dir = TempDir::create()
-            .map_err(|e| TourError::Setup(format!("cannot create a temporary folder: {e}")))?;
-        let expected = write_files(dir.path(), count).map_err(|e| {
-            TourError::Setup(format!(
-                "cannot write the files in {}: {e}",
-                dir.path().display()
-            ))
-        })?;
-        let mb = expected.values().map(|&(_, len)| len).sum::<u64>() as f64 / 1e6;
-        tour.intro(&format!(
-            "checksum {count} generated files ({MIN_SIZE_KIB}-{MAX_SIZE_KIB} KiB, {mb:.1} MB) \
+fn run(tour: &mut Tour) -> Result<(), TourError> {
+    let count = FILES.items(tour.quick());
+    // Written once, before any clock starts; removed when `dir` drops.
+    let dir = TempDir::create()
+        .map_err(|e| TourError::Setup(format!("cannot create a temporary folder: {e}")))?;
+    let expected = write_files(dir.path(), count).map_err(|e| {
+        TourError::Setup(format!(
+            "cannot write the files in {}: {e}",
+            dir.path().display()
+        ))
+    })?;
+    let mb = expected.values().map(|&(_, len)| len).sum::<u64>() as f64 / 1e6;
+    tour.intro(&format!(
+        "checksum {count} generated files ({MIN_SIZE_KIB}-{MAX_SIZE_KIB} KiB, {mb:.1} MB) \
              in {}; the files were just written and sit in the page cache, so each read \
              first sleeps {} to simulate a slow disk or network filesystem, in both rows \
              alike; the guide says threads (ThreadPoolExecutor) and a bounded queue, \
              workwise says a Queue::bounded({BOUND}) fed by one producer thread, consumed \
              on Pool::io()",
-            dir.path().display(),
-            advice::human(LATENCY),
-        ))?;
+        dir.path().display(),
+        advice::human(LATENCY),
+    ))?;
 
-        let bar = tour.progress("sequential", count);
-        let watch = LoopWatch::start();
-        let start = Instant::now();
+    let (got, mut ran) = tour.run_loop("checksum", count, |bar| {
         let mut got = Vec::with_capacity(count);
         list(dir.path(), |listed| {
             let path = match listed {
@@ -130,110 +127,104 @@ impl Scenario for FileIo {
             bar.inc(1);
             true
         });
-        let base = start.elapsed();
-        let (figures, findings) = (watch.figures(), watch.finish("checksum", count as u64));
-        bar.finish_and_clear();
-        let row = Row::check(&got, &expected);
-        let advice = format!(
-            "{} of the wall was the simulated latency ({} before each read); {}",
-            advice::human(row.slept),
-            advice::human(LATENCY),
-            advice::for_loop(&figures, &findings),
-        );
-        tour.record(row.into_measurement("sequential", 1, base, None, advice, findings))?;
+        got
+    });
+    let base = ran.wall;
+    let row = Row::check(&got, &expected);
+    ran.advice = format!(
+        "{} of the wall was the simulated latency ({} before each read); {}",
+        advice::human(row.slept),
+        advice::human(LATENCY),
+        ran.advice,
+    );
+    tour.record(row.measurement(ran))?;
 
-        let bar = tour.progress("queue pipeline", count);
-        let queue: Queue<PathBuf> = Queue::bounded(BOUND)
-            .map_err(|e| TourError::Setup(format!("cannot build the queue: {e}")))?;
-        let results = Arc::new(Mutex::new(Vec::with_capacity(count)));
-        let handling = Arc::new(AtomicU64::new(0));
-        let ((produced, reports, consumers), run) =
-            super::timed_on_pool(Pool::io().name("files"), base, |pool| {
-                // Every pool thread runs a consumer loop; the producer is a
-                // thread of its own.
-                let consumers = pool.max_workers();
-                let handles = {
-                    let (results, handling, bar) = (results.clone(), handling.clone(), bar.clone());
-                    pool.consume(&queue, consumers, move |path: PathBuf| {
-                        let start = Instant::now();
-                        let checked = checksum(&path);
-                        let took = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                        handling.fetch_add(took, Relaxed);
-                        lock(&results).push((file_name(&path), checked));
-                        bar.inc(1);
-                    })
-                };
-                let produced = thread::scope(|s| {
-                    thread::Builder::new()
-                        .name("files-producer".into())
-                        .spawn_scoped(s, || produce(dir.path(), &queue))
-                        .map_err(|e| format!("cannot start the producer thread: {e}"))
-                        .and_then(|h| h.join().map_err(|_| "the producer panicked".to_string()))
-                });
-                // Every path put is done, then the loops drain and end.
-                queue.join();
-                queue.close();
-                let reports: Vec<Result<ConsumerReport, TaskError>> =
-                    handles.into_iter().map(|h| h.wait()).collect();
-                (produced, reports, consumers)
-            })?;
-        bar.finish_and_clear();
+    let bar = tour.progress(PIPELINE, count);
+    let queue: Queue<PathBuf> = Queue::bounded(BOUND)
+        .map_err(|e| TourError::Setup(format!("cannot build the queue: {e}")))?;
+    let results = Arc::new(Mutex::new(Vec::with_capacity(count)));
+    let handling = Arc::new(AtomicU64::new(0));
+    let ((produced, reports, consumers), run) =
+        timed_on_pool(Pool::io().name("files"), base, |pool| {
+            // Every pool thread runs a consumer loop; the producer is a
+            // thread of its own.
+            let consumers = pool.max_workers();
+            let handles = {
+                let (results, handling, bar) = (results.clone(), handling.clone(), bar.clone());
+                pool.consume(&queue, consumers, move |path: PathBuf| {
+                    let start = Instant::now();
+                    let checked = checksum(&path);
+                    let took = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    handling.fetch_add(took, Relaxed);
+                    lock(&results).push((file_name(&path), checked));
+                    bar.inc(1);
+                })
+            };
+            let produced = thread::scope(|s| {
+                thread::Builder::new()
+                    .name("files-producer".into())
+                    .spawn_scoped(s, || produce(dir.path(), &queue))
+                    .map_err(|e| format!("cannot start the producer thread: {e}"))
+                    .and_then(|h| h.join().map_err(|_| "the producer panicked".to_string()))
+            });
+            // Every path put is done, then the loops drain and end.
+            queue.join();
+            queue.close();
+            let reports: Vec<Result<ConsumerReport, TaskError>> =
+                handles.into_iter().map(|h| h.wait()).collect();
+            (produced, reports, consumers)
+        })?;
+    bar.finish_and_clear();
 
-        let mut got = std::mem::take(&mut *lock(&results));
-        let producer = match produced {
-            Ok(p) => {
-                got.extend(p.failures.iter().cloned());
-                Some(p)
-            }
-            Err(e) => {
-                got.push(("(the producer)".into(), Err(e)));
-                None
-            }
-        };
-        for (i, report) in reports.iter().enumerate() {
-            match report {
-                Ok(r) if r.panicked > 0 => got.push((
-                    format!("(consumer {i})"),
-                    Err(format!(
-                        "{} item(s) panicked; the first: {}",
-                        r.panicked,
-                        r.first_panic.as_deref().unwrap_or("(no message)")
-                    )),
-                )),
-                Ok(_) => {}
-                Err(e) => got.push((format!("(consumer {i})"), Err(e.to_string()))),
-            }
+    let mut got = std::mem::take(&mut *lock(&results));
+    let producer = match produced {
+        Ok(p) => {
+            got.extend(p.failures.iter().cloned());
+            Some(p)
         }
-        let row = Row::check(&got, &expected);
-        let findings = run.findings.clone();
-        let advice = match &producer {
-            Some(p) => advice::for_pipeline(&advice::Pipeline {
-                run: run.clone(),
-                consumers,
-                handling: Duration::from_nanos(handling.load(Relaxed)),
-                simulated: row.slept,
-                puts: p.puts,
-                full: p.full,
-                waited: p.waited,
-                bound: BOUND,
-                peak: p.peak,
-            }),
-            None => "the producer did not run, so the advisor has nothing to read".into(),
-        };
-        let peak = producer.map(|p| p.peak as u64);
-        let m = row.into_measurement(
-            "queue pipeline",
-            consumers,
-            run.wall,
-            peak,
-            advice,
-            findings,
-        );
-        tour.record(m)?;
-
-        drop(dir);
-        Ok(())
+        Err(e) => {
+            got.push(("(the producer)".into(), Err(e)));
+            None
+        }
+    };
+    for (i, report) in reports.iter().enumerate() {
+        match report {
+            Ok(r) if r.panicked > 0 => got.push((
+                format!("(consumer {i})"),
+                Err(format!(
+                    "{} item(s) panicked; the first: {}",
+                    r.panicked,
+                    r.first_panic.as_deref().unwrap_or("(no message)")
+                )),
+            )),
+            Ok(_) => {}
+            Err(e) => got.push((format!("(consumer {i})"), Err(e.to_string()))),
+        }
     }
+    let mut row = Row::check(&got, &expected);
+    let line = match &producer {
+        Some(p) => advice::for_pipeline(&advice::Pipeline {
+            run: run.clone(),
+            consumers,
+            handling: Duration::from_nanos(handling.load(Relaxed)),
+            simulated: row.slept,
+            puts: p.puts,
+            full: p.full,
+            waited: p.waited,
+            bound: BOUND,
+            peak: p.peak,
+        }),
+        None => "the producer did not run, so the advisor has nothing to read".into(),
+    };
+    row.peak_queue = producer.map(|p| p.peak as u64);
+    let ran = Ran {
+        workers: consumers,
+        ..Ran::on_pool(PIPELINE, &run, line)
+    };
+    tour.record(row.measurement(ran))?;
+
+    drop(dir);
+    Ok(())
 }
 
 /// A folder under the system's temporary folder, deleted with its files when
@@ -437,6 +428,9 @@ struct Row {
     slept: Duration,
     failed: u64,
     first_failure: Option<String>,
+    /// The queue's longest length read after each put, on the pipeline's
+    /// row.
+    peak_queue: Option<u64>,
 }
 
 impl Row {
@@ -448,6 +442,7 @@ impl Row {
             slept: Duration::ZERO,
             failed: 0,
             first_failure: None,
+            peak_queue: None,
         };
         let fail = |row: &mut Row, why: String| {
             row.failed += 1;
@@ -489,35 +484,24 @@ impl Row {
         }
         row
     }
+}
 
-    fn into_measurement(
-        self,
-        model: &'static str,
-        workers: usize,
-        wall: Duration,
-        peak_queue: Option<u64>,
-        advice: String,
-        findings: Vec<Advice>,
-    ) -> Measurement {
-        let per_s = self.right as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE);
+impl Outcome for Row {
+    fn measurement(self, ran: Ran) -> Measurement {
+        let per_s = self.right as f64 / ran.wall.as_secs_f64().max(f64::MIN_POSITIVE);
         let mut figures = vec![
             ("files", Figure::Count(self.files as u64)),
             ("mb", Figure::Rate(self.bytes as f64 / 1e6)),
             ("files_per_s", Figure::Rate(per_s)),
         ];
-        if let Some(peak) = peak_queue {
+        if let Some(peak) = self.peak_queue {
             figures.push(("peak_queue", Figure::Count(peak)));
         }
         Measurement {
-            model,
-            workers,
-            wall,
             figures,
             failed: self.failed,
             first_failure: self.first_failure,
-            errors: None,
-            advice,
-            findings,
+            ..ran.measurement()
         }
     }
 }
@@ -581,14 +565,15 @@ mod tests {
             why.starts_with("b: hash 0000000000000009, the bytes written hash to 0000000000000002"),
             "{why}"
         );
-        let m = wrong.into_measurement(
-            "queue pipeline",
-            6,
-            Duration::from_secs(1),
-            Some(3),
-            String::new(),
-            Vec::new(),
-        );
+        let mut wrong = wrong;
+        wrong.peak_queue = Some(3);
+        let m = wrong.measurement(Ran {
+            model: PIPELINE,
+            workers: 6,
+            wall: Duration::from_secs(1),
+            advice: String::new(),
+            findings: Vec::new(),
+        });
         assert_eq!(m.failed, 6);
         assert!(matches!(m.figures[0], ("files", Figure::Count(4))));
         assert!(matches!(m.figures[2], ("files_per_s", Figure::Rate(r)) if r == 1.0));

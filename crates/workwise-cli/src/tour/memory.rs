@@ -28,12 +28,22 @@ use std::time::{Duration, Instant};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::{Tour, TourError};
+use super::{Size, Tour, TourError};
 
-/// Idle threads a full tour measures.
-const THREADS: usize = 1024;
-/// Idle threads a `--quick` tour measures.
-const QUICK_THREADS: usize = 256;
+/// Idle threads a tour measures.
+pub(super) const THREADS: Size = Size::count("idle threads", 256, 1_024);
+/// `--json`'s help about the summary line.
+pub(super) const JSON_HELP: &str = "A whole tour (no --scenario) ends with one summary line, \
+    shaped as a row so that scripts reading scenario, model and advice on every line keep \
+    working: scenario \"summary\", model \"memory\", wall_ms (the time the measurements took), \
+    speedup null, then thread_kib (RSS growth per idle thread), thread_reserved_kib (address \
+    space it reserves, its stack), kernel_stack_kib (the kernel's stack for it, outside RSS), \
+    async_task_kib (RSS growth per tokio task parked on a channel), and on Linux \
+    process_private_mb and process_rss_mb (an idle worker process's private and whole resident \
+    memory); a figure that could not be read is null. Then guide_thread_kib (1) and \
+    guide_process_mb (10), the guide's figures, failed (0), workers (the threads measured), \
+    advice ([]) and advisor (the summary's text).";
+
 /// Async tasks the summary measures.
 const TASKS: usize = 10_000;
 /// The guide's figure for a thread, in KiB ("~1 KB overhead").
@@ -109,7 +119,7 @@ struct Summary {
 /// last table, or one JSON line shaped as a row.
 pub(crate) fn summary(tour: &mut Tour) -> Result<(), TourError> {
     let start = Instant::now();
-    let threads = if tour.quick() { QUICK_THREADS } else { THREADS };
+    let threads = THREADS.items(tour.quick());
     let thread = idle_threads(threads);
     let task = parked_tasks(TASKS);
     let process = worker_process();

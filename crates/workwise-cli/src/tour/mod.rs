@@ -1,15 +1,22 @@
 //! `workwise tour`: the guide's quick-reference table, run live.
 //!
-//! Each [`Scenario`] (one per file here) runs one kind of work as a plain
-//! loop and under the right model (most also under the wrong one), and
-//! [`Tour::record`]s a [`Measurement`] per run. The tour turns measurements
-//! into rows: the speedup over the scenario's baseline row (`sequential`;
-//! `naive` for api calls; `ProcessPool` for crash isolation), a table line
-//! (or a JSON line), and the advisor's reading of the figures: the
+//! Each scenario (one per file here, described by its `const INFO:`
+//! [`ScenarioInfo`]) runs one kind of work as a plain loop and under the
+//! right model (most also under the wrong one), and [`Tour::record`]s a
+//! [`Measurement`] per run. The tour turns measurements into rows: the
+//! speedup over the scenario's baseline row (its first model), a table
+//! line (or a JSON line), and the advisor's reading of the figures: the
 //! library's findings (`workwise::advice`, codes `W01`..`W11`) in the
 //! scenario's words. A whole tour ends with a summary of what a thread, an
-//! async task and a worker process cost in memory ([`memory`]). Adding a
-//! scenario is a new file and one line in [`SCENARIOS`].
+//! async task and a worker process cost in memory ([`memory`]).
+//!
+//! Adding a scenario is a new file with its `INFO`, its `mod` line and one
+//! line in [`SCENARIOS`]: `--help`, the `--quick` and `--json` docs, `--list`, the
+//! worker processes' tasks and the black-box tests read the registry. The
+//! helpers here write the common rows: [`Tour::run_loop`] (the sequential
+//! row), [`timed_on_pool`], [`Tour::compare_pools`] (`Pool::io` against
+//! `Pool::cpu`, each advised against the other) and [`Items`] (a count of
+//! items checked one by one).
 
 mod advice;
 mod analysis;
@@ -18,6 +25,8 @@ mod api;
 pub(crate) mod crash;
 mod files;
 mod images;
+mod info;
+mod items;
 mod memory;
 #[cfg(target_os = "linux")]
 mod processes;
@@ -25,8 +34,9 @@ mod scraping;
 mod simple;
 mod web;
 
-#[cfg(target_os = "linux")]
-pub(crate) use processes::TASKS as PROCESS_TASKS;
+pub(crate) use info::{examples, json_help, quick_help, tour_help};
+use info::{Column, Key, ScenarioInfo, Size};
+use items::{Items, Unit};
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -36,106 +46,53 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use workwise::advice::Advice;
+use workwise::advice::{Advice, LoopWatch};
 use workwise::{Pool, PoolBuilder};
 
 use crate::server::{PageServer, StartError};
 
-/// Every scenario, in the order the tour runs them: the guide's quick
-/// reference table's order.
-const SCENARIOS: &[&dyn Scenario] = &[
-    &scraping::WebScraping,
-    &api::ApiCalls,
-    &files::FileIo,
-    &images::ImageProcessing,
-    &analysis::DataAnalysis,
-    &web::WebServer,
-    &simple::SimpleScript,
+/// The registry: every scenario, in the order the tour runs them (the
+/// guide's quick reference table's order).
+const SCENARIOS: &[&ScenarioInfo] = &[
+    &scraping::INFO,
+    &api::INFO,
+    &files::INFO,
+    &images::INFO,
+    &analysis::INFO,
+    &web::INFO,
+    &simple::INFO,
     #[cfg(target_os = "linux")]
-    &crash::CrashIsolation,
+    &crash::INFO,
 ];
 
-/// The model name of the row that speedups are measured against, unless a
-/// scenario names another ([`Scenario::baseline`]).
+/// Every task a worker process of the tour runs: the scenarios', and the
+/// memory summary's, for `workwise::process::init`.
+#[cfg(target_os = "linux")]
+pub(crate) fn process_tasks() -> Vec<&'static dyn workwise::process::Registered> {
+    SCENARIOS
+        .iter()
+        .flat_map(|s| s.process_tasks.iter().copied())
+        .chain([&processes::PING as &dyn workwise::process::Registered])
+        .collect()
+}
+
+/// The model name of a loop's row, the baseline of most scenarios.
 const SEQUENTIAL: &str = "sequential";
 
 /// Options of `workwise tour`.
 #[derive(Debug, Args)]
 pub(crate) struct TourArgs {
-    /// A smaller run, a few seconds in all (web scraping: 60 pages, not 200;
-    /// api calls: 200 requests, not 400, and a 1 s outage, not 2 s; file
-    /// i/o: 500 files, not 2,000; image processing: 32 images, not 64; data
-    /// analysis: 8 MB of text, not 40; web server: 200 keep-alive
-    /// connections, not 1,000; simple script: 50 items either way; crash
-    /// isolation: 400 tasks, not 2,000; the memory summary: 256 idle
-    /// threads, not 1,024).
-    #[arg(long)]
+    /// A smaller run, a few seconds in all.
+    #[arg(long, long_help = quick_help())]
     quick: bool,
 
     /// Print one JSON object per row on stdout, and nothing else there.
-    ///
-    /// Keys: scenario, model, wall_ms, speedup, the scenario's own figures,
-    /// failed, workers, advice (the advisor's codes, a list such as
-    /// ["W01"], empty when it found nothing: W01 CPU-bound work on an I/O
-    /// pool, W02 I/O-bound work on the CPU pool or in a loop, W03 a
-    /// blocking call in an async task, W04 too many workers, W05 tiny
-    /// tasks, W06 the size (of a pool, or a loop's one thread) is the
-    /// limit, W08 lost errors, W09 concurrency that does not pay, W10 a
-    /// task that may hang; see `workwise::advice`), advisor (the advisor's
-    /// line, as the table prints it), and first_failure where a row failed.
-    ///
-    /// The figures: web scraping: pages, pages_per_s. api calls: calls (the
-    /// requests the server took), outage_calls (of them, those it took during
-    /// its outage), stalled (of those, the ones it stalled), shed (attempts
-    /// the circuit breaker rejected without calling), succeeded (requests
-    /// that got their item); on the `policy` row also attempts (run or shed),
-    /// rescued (requests that succeeded after a failed attempt), timed_out
-    /// (attempts cut at the attempt timeout) and opened (times the breaker
-    /// opened); then peak_calls_per_s (the most calls the server took in any
-    /// one second). file i/o: files, mb, files_per_s, and on the `queue
-    /// pipeline` row peak_queue, the queue's longest length read after each
-    /// put. image processing: images, images_per_s. data analysis: mb,
-    /// mb_per_s, words. web server: connections, requests, rps (requests
-    /// per second), p50_ms and p99_ms (request latency), kib_per_conn (the
-    /// server's memory growth per open connection, in KiB). simple script:
-    /// items, items_per_s. On the api
-    /// calls `aio` row also connections and peak_connections (the shared
-    /// client's keep-alive connections, and the most in use at once). On
-    /// the `ProcessPool` rows (Linux) also worker_mb (a
-    /// worker process's private memory, the mean over the workers, in MB),
-    /// sent_mb and received_mb (the bytes copied through the workers' pipes,
-    /// in MB). crash isolation (Linux): tasks, succeeded, crashed (tasks told
-    /// that their worker process crashed), lost (tasks that gave neither a
-    /// result nor an error: on `Pool::cpu`, every one after the crash that
-    /// ended the process), respawns (worker processes started to replace
-    /// crashed ones); its `Pool::cpu` row's speedup is null (its wall time is
-    /// the time until the crash).
-    ///
-    /// On the api calls rows, failed counts the requests that finally failed,
-    /// the lesson and not an error of the tour, and errors follows it: how
-    /// many of them are errors of the tour (a wrong answer, an unexpected
-    /// error), which make it exit 1.
-    ///
-    /// A whole tour (no --scenario) ends with one summary line, shaped as a
-    /// row so that scripts reading scenario, model and advice on every line
-    /// keep working: scenario "summary", model "memory", wall_ms (the time
-    /// the measurements took), speedup null, then thread_kib (RSS growth
-    /// per idle thread), thread_reserved_kib (address space it reserves,
-    /// its stack), kernel_stack_kib (the kernel's stack for it, outside
-    /// RSS), async_task_kib (RSS growth per tokio task parked on a
-    /// channel), and on Linux process_private_mb and process_rss_mb (an
-    /// idle worker process's private and whole resident memory); a figure
-    /// that could not be read is null. Then guide_thread_kib (1) and
-    /// guide_process_mb (10), the guide's figures, failed (0), workers (the
-    /// threads measured), advice ([]) and advisor (the summary's text).
-    #[arg(long)]
+    #[arg(long, long_help = json_help())]
     json: bool,
 
-    /// Run only this scenario, by short or row name (`scraping` or "web
-    /// scraping", `api` or "api calls", `files` or "file i/o", `images`,
-    /// `analysis`, `web` or "web server", `script` or "simple script",
-    /// `crash` or "crash isolation"); repeat for several. All of them by
-    /// default, and then the memory summary at the end.
+    /// Run only this scenario, by short or row name (see --list); repeat
+    /// for several. All of them by default, and then the memory summary at
+    /// the end.
     #[arg(
         long = "scenario",
         value_name = "NAME",
@@ -143,6 +100,12 @@ pub(crate) struct TourArgs {
         ignore_case = true
     )]
     scenarios: Vec<&'static str>,
+
+    /// List the scenarios (short name, row name, what runs, models) and
+    /// run none; with --json one object per scenario, with its keys and
+    /// what each means.
+    #[arg(long)]
+    list: bool,
 
     /// The port of the embedded HTTP server on 127.0.0.1; 0 takes any free one.
     #[arg(long, value_name = "PORT", default_value_t = 0)]
@@ -154,56 +117,13 @@ pub(crate) struct TourArgs {
 fn scenario_parser() -> impl TypedValueParser<Value = &'static str> {
     let values = SCENARIOS
         .iter()
-        .map(|s| PossibleValue::new(s.slug()).alias(s.name()).help(s.about()));
+        .map(|s| PossibleValue::new(s.slug).alias(s.name).help(s.about));
     PossibleValuesParser::new(values).map(|given: String| {
         SCENARIOS
             .iter()
-            .find(|s| {
-                s.slug().eq_ignore_ascii_case(&given) || s.name().eq_ignore_ascii_case(&given)
-            })
-            .map_or("", |s| s.slug())
+            .find(|s| s.slug.eq_ignore_ascii_case(&given) || s.name.eq_ignore_ascii_case(&given))
+            .map_or("", |s| s.slug)
     })
-}
-
-/// One row of the guide's quick-reference table, run as a loop and under
-/// one or more models.
-pub(crate) trait Scenario: Sync {
-    /// The row name outside scripts read (`web scraping`).
-    fn name(&self) -> &'static str;
-    /// The short name for `--scenario` (`scraping`).
-    fn slug(&self) -> &'static str;
-    /// One line for `--help`: the guide's row and what runs.
-    fn about(&self) -> &'static str;
-    /// The scenario's own figures that the table shows, beside wall time and
-    /// speedup (JSON lines carry all of them).
-    fn columns(&self) -> &'static [Column];
-    /// The width of the table's model column: the longest model name.
-    fn model_width(&self) -> usize {
-        10
-    }
-    /// The model name of the row that speedups are measured against, which
-    /// the scenario records first.
-    fn baseline(&self) -> &'static str {
-        SEQUENTIAL
-    }
-    /// Whether a row's wall time means the same work as the baseline's, so
-    /// that a speedup over it says something (crash isolation: the
-    /// `Pool::cpu` row's wall is the time until its crash, so it has none).
-    fn compares_speed(&self, _model: &str) -> bool {
-        true
-    }
-    /// Runs the scenario, its [baseline](Scenario::baseline) first,
-    /// recording each run.
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError>;
-}
-
-/// A table column for one of a scenario's figures.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Column {
-    /// The figure's key in [`Measurement::figures`] and in JSON.
-    pub(crate) key: &'static str,
-    /// The column's header in the table.
-    pub(crate) header: &'static str,
 }
 
 /// A figure a scenario measured.
@@ -310,16 +230,23 @@ impl From<io::Error> for TourError {
 
 /// Runs the tour as `args` ask.
 pub(crate) fn run(args: &TourArgs) -> Result<(), TourError> {
-    let chosen: Vec<&'static dyn Scenario> = SCENARIOS
+    if args.list {
+        let mut out = io::stdout().lock();
+        for line in info::list(args.json) {
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    let chosen: Vec<&'static ScenarioInfo> = SCENARIOS
         .iter()
         .copied()
-        .filter(|s| args.scenarios.is_empty() || args.scenarios.contains(&s.slug()))
+        .filter(|s| args.scenarios.is_empty() || args.scenarios.contains(&s.slug))
         .collect();
     let mut tour = Tour::new(args);
     let result = tour.banner().map_err(TourError::from).and_then(|()| {
         chosen.into_iter().try_for_each(|s| {
             tour.begin(s);
-            s.run(&mut tour)
+            (s.run)(&mut tour)
         })?;
         if args.scenarios.is_empty() {
             memory::summary(&mut tour)?;
@@ -346,7 +273,7 @@ pub(crate) struct Tour {
     out: io::StdoutLock<'static>,
     server: Option<PageServer>,
     failed: u64,
-    scenario: &'static dyn Scenario,
+    scenario: &'static ScenarioInfo,
     baseline: Option<Duration>,
     header_printed: bool,
 }
@@ -385,7 +312,7 @@ impl Tour {
     /// Says what the scenario runs, above its table (not in JSON).
     pub(crate) fn intro(&mut self, text: &str) -> Result<(), TourError> {
         if !self.json {
-            writeln!(self.out, "\n{}: {text}", self.scenario.name())?;
+            writeln!(self.out, "\n{}: {text}", self.scenario.name)?;
         }
         Ok(())
     }
@@ -403,11 +330,11 @@ impl Tour {
             );
         ProgressBar::new(len as u64)
             .with_style(style)
-            .with_prefix(format!("{} · {model}", self.scenario.name()))
+            .with_prefix(format!("{} · {model}", self.scenario.name))
     }
 
     /// Prints one run's row: a table line and the advisor's line, or a JSON
-    /// line. The scenario's [baseline](Scenario::baseline) row must come
+    /// line. The scenario's [baseline](ScenarioInfo::baseline) row must come
     /// first: the speedups are over its wall time.
     pub(crate) fn record(&mut self, m: Measurement) -> Result<(), TourError> {
         if m.model == self.scenario.baseline() {
@@ -420,7 +347,7 @@ impl Tour {
         self.failed += m.tour_errors();
         if self.json {
             let row = JsonRow {
-                scenario: self.scenario.name(),
+                scenario: self.scenario.name,
                 m: &m,
                 speedup,
             };
@@ -433,7 +360,7 @@ impl Tour {
         Ok(())
     }
 
-    fn begin(&mut self, scenario: &'static dyn Scenario) {
+    fn begin(&mut self, scenario: &'static ScenarioInfo) {
         self.scenario = scenario;
         self.baseline = None;
         self.header_printed = false;
@@ -452,21 +379,23 @@ impl Tour {
             self.out,
             "workwise tour: the guide's quick reference, run live ({cores}{size})\n\
              wall: the whole run, a pool's start to its shutdown; \
-             speedup: the first row's wall (sequential; api calls: naive; crash isolation: \
-             ProcessPool) / this wall"
+             speedup: the first row's wall (sequential; {}) / this wall",
+            SCENARIOS
+                .iter()
+                .filter(|s| s.baseline() != SEQUENTIAL)
+                .map(|s| format!("{}: {}", s.name, s.baseline()))
+                .collect::<Vec<_>>()
+                .join("; ")
         )
     }
 
     fn widths(&self) -> (usize, usize) {
-        (
-            self.scenario.name().len().max(8),
-            self.scenario.model_width(),
-        )
+        (self.scenario.name.len().max(8), self.scenario.model_width())
     }
 
     fn table_row(&mut self, m: &Measurement, speedup: f64) -> io::Result<()> {
         let (name_w, model_w) = self.widths();
-        let columns = self.scenario.columns();
+        let columns = self.scenario.columns;
         if !self.header_printed {
             self.header_printed = true;
             write!(
@@ -487,7 +416,7 @@ impl Tour {
         write!(
             self.out,
             "{:<name_w$}  {:<model_w$}  {:>9}  {:>8}",
-            self.scenario.name(),
+            self.scenario.name,
             m.model,
             advice::human(m.wall),
             speedup
@@ -570,6 +499,119 @@ pub(crate) fn speedup(base: Duration, wall: Duration) -> f64 {
         f64::NAN
     } else {
         base.as_secs_f64() / wall.as_secs_f64()
+    }
+}
+
+/// What a row ran: its model, its threads, its wall time and the
+/// advisor's reading, to which the row's [`Outcome`] adds its figures.
+#[derive(Debug)]
+pub(crate) struct Ran {
+    pub(crate) model: &'static str,
+    /// Threads the work could use (1 for a loop).
+    pub(crate) workers: usize,
+    pub(crate) wall: Duration,
+    /// The advisor's line.
+    pub(crate) advice: String,
+    /// The advisor's findings.
+    pub(crate) findings: Vec<Advice>,
+}
+
+impl Ran {
+    /// A pool row's run, with the advisor's line `advice`.
+    pub(crate) fn on_pool(model: &'static str, run: &advice::ParRun, advice: String) -> Ran {
+        Ran {
+            model,
+            workers: run.max_workers,
+            wall: run.wall,
+            advice,
+            findings: run.findings.clone(),
+        }
+    }
+
+    /// A row's measurement: the run's, with no figures and no failure yet.
+    pub(crate) fn measurement(self) -> Measurement {
+        Measurement {
+            model: self.model,
+            workers: self.workers,
+            wall: self.wall,
+            figures: Vec::new(),
+            failed: 0,
+            errors: None,
+            first_failure: None,
+            advice: self.advice,
+            findings: self.findings,
+        }
+    }
+}
+
+/// What a row's work gave, checked against what it should have: with the
+/// [`Ran`], a row.
+pub(crate) trait Outcome {
+    /// The row: the run's figures with this outcome's.
+    fn measurement(self, ran: Ran) -> Measurement;
+}
+
+impl Tour {
+    /// Runs the scenario's sequential row: `work` on this thread, a plain
+    /// loop over `items` items (given a progress bar to step), watched by a
+    /// [`LoopWatch`] that names its findings after `task`. Gives the work's
+    /// output and the run, whose advisor line is the loop's
+    /// ([`advice::for_loop`]).
+    pub(crate) fn run_loop<T>(
+        &self,
+        task: &str,
+        items: usize,
+        work: impl FnOnce(&ProgressBar) -> T,
+    ) -> (T, Ran) {
+        let bar = self.progress(SEQUENTIAL, items);
+        let watch = LoopWatch::start();
+        let start = Instant::now();
+        let out = work(&bar);
+        let wall = start.elapsed();
+        let figures = watch.figures();
+        let findings = watch.finish(task, items as u64);
+        bar.finish_and_clear();
+        let ran = Ran {
+            model: SEQUENTIAL,
+            workers: 1,
+            wall,
+            advice: advice::for_loop(&figures, &findings),
+            findings,
+        };
+        (out, ran)
+    }
+
+    /// Runs the same CPU-bound work on a fresh `Pool::io` (the wrong
+    /// model) and a fresh `Pool::cpu` (the right one), each pool named
+    /// `name` and timed by [`timed_on_pool`] against `base` (the loop's
+    /// wall time), then records both rows, each advised against the other
+    /// ([`advice::for_par_pool`]): both run before either row is printed.
+    /// `work` gets the pool and a progress bar of `items` to step; `check`
+    /// turns its output into the row's outcome, outside the timing. Gives
+    /// the `Pool::cpu` run, for a process row to compare with.
+    pub(crate) fn compare_pools<T, O: Outcome>(
+        &mut self,
+        name: &str,
+        base: Duration,
+        items: usize,
+        mut work: impl FnMut(&Pool, &ProgressBar) -> T,
+        check: impl Fn(T) -> O,
+    ) -> Result<advice::ParRun, TourError> {
+        let mut runs = Vec::new();
+        for (model, builder) in [("Pool::io", Pool::io()), ("Pool::cpu", Pool::cpu())] {
+            let bar = self.progress(model, items);
+            let (out, run) = timed_on_pool(builder.name(name), base, |pool| work(pool, &bar))?;
+            bar.finish_and_clear();
+            runs.push((model, run, check(out)));
+        }
+        let lines: Vec<String> = (0..runs.len())
+            .map(|i| advice::for_par_pool(&runs[i].1, runs.get(1 - i).map(|r| &r.1)))
+            .collect();
+        let cpu = runs[1].1.clone();
+        for ((model, run, out), line) in runs.into_iter().zip(lines) {
+            self.record(out.measurement(Ran::on_pool(model, &run, line)))?;
+        }
+        Ok(cpu)
     }
 }
 

@@ -1,25 +1,32 @@
-//! The process model in the tour (Linux, as `workwise::process` is): the
-//! tasks the tour's worker processes run, listed for
-//! `workwise::process::init`, a `ProcessPool` run timed as the thread pools'
-//! runs are, and the advisor's line for it.
+//! The process model in the tour (Linux, as `workwise::process` is): a
+//! `ProcessPool` run timed as the thread pools' runs are, the figures and
+//! the advisor's line of a process row, and the memory summary's task.
 //!
 //! A worker process is the `workwise` binary run again: `main` calls
-//! `workwise::process::init(TASKS)` before anything else.
+//! `workwise::process::init` with [`process_tasks`](super::process_tasks)
+//! (every scenario's `INFO.process_tasks`, and [`PING`]) before anything
+//! else.
 
 use std::time::{Duration, Instant};
 
-use workwise::process::{ProcessPool, ProcessStats, Registered};
+use workwise::process::{ProcessPool, ProcessStats};
 
 use super::advice::{self, ParRun};
-use super::{Figure, TourError};
+use super::{Figure, Key, Measurement, Outcome, Ran, TourError};
 
-/// Every task a worker process of the tour runs.
-pub(crate) const TASKS: &[&dyn Registered] = &[
-    &super::images::BLUR,
-    &super::analysis::COUNT_BLOCK,
-    &super::crash::DECODE,
-    &PING,
-];
+/// The keys every process row carries, for a scenario's `INFO.keys`.
+pub(crate) const WORKER_MB: Key = Key::new(
+    "worker_mb",
+    "ProcessPool row: a worker process's private memory, the mean over the workers, in MB",
+);
+pub(crate) const SENT_MB: Key = Key::new(
+    "sent_mb",
+    "ProcessPool row: the bytes copied to the workers through their pipes, in MB",
+);
+pub(crate) const RECEIVED_MB: Key = Key::new(
+    "received_mb",
+    "ProcessPool row: the bytes copied back from the workers, in MB",
+);
 
 /// A trivial task: the memory summary runs a few to have its workers
 /// ready and idle when it reads their memory.
@@ -71,6 +78,28 @@ impl ProcRun {
                 Figure::Rate(self.stats.bytes_received as f64 / 1e6),
             ),
         ]
+    }
+}
+
+impl ProcRun {
+    /// The process row: `outcome`'s figures, then the process figures,
+    /// with the advisor's line compared with `threads`
+    /// ([`advice()`]).
+    pub(crate) fn measurement<O: Outcome>(
+        &self,
+        outcome: O,
+        threads: Option<&ParRun>,
+    ) -> Measurement {
+        let ran = Ran {
+            model: MODEL,
+            workers: self.workers,
+            wall: self.wall,
+            advice: advice(self, threads),
+            findings: self.findings.clone(),
+        };
+        let mut m = outcome.measurement(ran);
+        m.figures.extend(self.figures());
+        m
     }
 }
 

@@ -11,106 +11,102 @@
 //! what limits the run).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use workwise::advice::{Advice, LoopWatch};
 use workwise::{Pool, Workload};
 
-use super::{advice, Column, Figure, Measurement, Scenario, Tour, TourError};
+use super::{advice, timed_on_pool, Column, Items, Key, Outcome, Ran, ScenarioInfo, Size, Tour};
+use super::{TourError, Unit};
 use crate::server;
 
-/// Pages a `--quick` run fetches (a full run fetches all of the server's).
-const QUICK_PAGES: usize = 60;
+/// Pages a run fetches: a full run fetches all of the server's.
+const PAGES: Size = Size::count("pages", 60, server::PAGES as u64);
+
+/// What the rows count.
+const PAGE: Unit = Unit {
+    one: "page",
+    count: "pages",
+    rate: "pages_per_s",
+};
 
 /// The web scraping scenario.
-#[derive(Debug)]
-pub(crate) struct WebScraping;
+pub(crate) const INFO: ScenarioInfo = ScenarioInfo {
+    name: "web scraping",
+    slug: "scraping",
+    about: "the guide's `Web scraping` row: fetch pages from a local server, 20-50 ms each",
+    help: "fetch pages from an embedded local HTTP server, 20-50 ms each, on `Pool::cpu` and \
+           `Pool::io`",
+    sizes: &[PAGES],
+    models: &["sequential", "Pool::cpu", "Pool::io"],
+    no_speedup: &[],
+    columns: &[Column {
+        key: "pages_per_s",
+        header: "pages/s",
+    }],
+    keys: &[
+        Key::new("pages", "pages fetched"),
+        Key::new("pages_per_s", "pages fetched right a second"),
+    ],
+    errors: "",
+    run,
+    #[cfg(target_os = "linux")]
+    process_tasks: &[],
+};
 
-impl Scenario for WebScraping {
-    fn name(&self) -> &'static str {
-        "web scraping"
-    }
+fn run(tour: &mut Tour) -> Result<(), TourError> {
+    let pages = PAGES.items(tour.quick());
+    let base: Arc<str> = tour.server()?.base_url().into();
+    let mean = (0..pages).map(server::latency).sum::<Duration>() / pages as u32;
+    tour.intro(&format!(
+        "{pages} pages from the embedded server at {base}, each answered after 20-50 ms \
+         (mean {}); the guide says threads (ThreadPoolExecutor), workwise says Pool::io()",
+        advice::human(mean)
+    ))?;
 
-    fn slug(&self) -> &'static str {
-        "scraping"
-    }
+    // The most requests in flight at once, under any model here.
+    let connections = Workload::Io
+        .default_workers()
+        .max(Workload::Cpu.default_workers());
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        // A connection per worker stays open (ureq keeps one per host by
+        // default).
+        .max_idle_connections(connections.max(100))
+        .max_idle_connections_per_host(connections)
+        .build();
+    tour.server()?
+        .open_connections(&agent, connections)
+        .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
 
-    fn about(&self) -> &'static str {
-        "the guide's `Web scraping` row: fetch pages from a local server, 20-50 ms each"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        &[Column {
-            key: "pages_per_s",
-            header: "pages/s",
-        }]
-    }
-
-    fn run(&self, tour: &mut Tour) -> Result<(), TourError> {
-        let pages = if tour.quick() {
-            QUICK_PAGES
-        } else {
-            server::PAGES
-        };
-        let base: Arc<str> = tour.server()?.base_url().into();
-        let mean = (0..pages).map(server::latency).sum::<Duration>() / pages as u32;
-        tour.intro(&format!(
-            "{pages} pages from the embedded server at {base}, each answered after 20-50 ms \
-             (mean {}); the guide says threads (ThreadPoolExecutor), workwise says Pool::io()",
-            advice::human(mean)
-        ))?;
-
-        // The most requests in flight at once, under any model here.
-        let connections = Workload::Io
-            .default_workers()
-            .max(Workload::Cpu.default_workers());
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            // A connection per worker stays open (ureq keeps one per host by
-            // default).
-            .max_idle_connections(connections.max(100))
-            .max_idle_connections_per_host(connections)
-            .build();
-        tour.server()?
-            .open_connections(&agent, connections)
-            .map_err(|e| TourError::Setup(format!("the embedded server did not answer: {e}")))?;
-
-        let bar = tour.progress("sequential", pages);
-        let mut tally = Tally::new(pages);
-        let watch = LoopWatch::start();
-        let start = Instant::now();
+    let (fetched, ran) = tour.run_loop("scrape", pages, |bar| {
+        let mut fetched = Items::new(PAGE, pages);
         for page in 0..pages {
-            tally.add(page, fetch(&agent, &base, page));
+            fetched.add(page, fetch(&agent, &base, page));
             bar.inc(1);
         }
-        let wall = start.elapsed();
-        let figures = watch.figures();
-        let findings = watch.finish("scrape", pages as u64);
-        bar.finish_and_clear();
-        let advice = advice::for_loop(&figures, &findings);
-        tour.record(tally.into_measurement("sequential", 1, wall, advice, findings))?;
+        fetched
+    });
+    let base_wall = ran.wall;
+    tour.record(fetched.measurement(ran))?;
 
-        for (model, builder) in [("Pool::cpu", Pool::cpu()), ("Pool::io", Pool::io())] {
-            let bar = tour.progress(model, pages);
-            let mut tally = Tally::new(pages);
-            let start = Instant::now();
-            let pool = builder.name("scrape").build().map_err(TourError::Pool)?;
-            let (agent, base) = (agent.clone(), base.clone());
-            let fetched = pool.map(0..pages, move |page| fetch(&agent, &base, page));
-            for (page, result) in fetched.enumerate() {
+    for (model, builder) in [("Pool::cpu", Pool::cpu()), ("Pool::io", Pool::io())] {
+        let bar = tour.progress(model, pages);
+        let (agent, url) = (agent.clone(), base.clone());
+        let (fetched, run) = timed_on_pool(builder.name("scrape"), base_wall, |pool| {
+            let mut fetched = Items::new(PAGE, pages);
+            let results = pool.map(0..pages, move |page| fetch(&agent, &url, page));
+            for (page, result) in results.enumerate() {
                 let result = result.map_err(|e| format!("the task failed: {e}"));
-                tally.add(page, result.and_then(|fetched| fetched));
+                fetched.add(page, result.and_then(|fetched| fetched));
                 bar.inc(1);
             }
-            let (findings, asking) = super::ask_and_shut_down(&pool);
-            let wall = start.elapsed().saturating_sub(asking);
-            bar.finish_and_clear();
-            let advice = advice::for_pool(pool.max_workers(), &pool.stats(), wall, &findings);
-            let m = tally.into_measurement(model, pool.max_workers(), wall, advice, findings);
-            tour.record(m)?;
-        }
-        Ok(())
+            fetched
+        })?;
+        bar.finish_and_clear();
+        let line = advice::for_pool(run.max_workers, &run.stats, run.wall, &run.findings);
+        tour.record(fetched.measurement(Ran::on_pool(model, &run, line)))?;
     }
+    Ok(())
 }
 
 /// Fetches page `page` and checks that the body is that page.
@@ -126,56 +122,5 @@ fn fetch(agent: &ureq::Agent, base: &str, page: usize) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("GET {url}: the body is not page {page}"))
-    }
-}
-
-/// Counts the pages of one run and keeps the first failure.
-struct Tally {
-    pages: usize,
-    failed: u64,
-    first_failure: Option<String>,
-}
-
-impl Tally {
-    fn new(pages: usize) -> Self {
-        Tally {
-            pages,
-            failed: 0,
-            first_failure: None,
-        }
-    }
-
-    fn add(&mut self, page: usize, result: Result<(), String>) {
-        if let Err(e) = result {
-            self.failed += 1;
-            self.first_failure
-                .get_or_insert_with(|| format!("page {page}: {e}"));
-        }
-    }
-
-    fn into_measurement(
-        self,
-        model: &'static str,
-        workers: usize,
-        wall: Duration,
-        advice: String,
-        findings: Vec<Advice>,
-    ) -> Measurement {
-        let fetched = self.pages as u64 - self.failed;
-        let per_s = fetched as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE);
-        Measurement {
-            model,
-            workers,
-            wall,
-            figures: vec![
-                ("pages", Figure::Count(self.pages as u64)),
-                ("pages_per_s", Figure::Rate(per_s)),
-            ],
-            failed: self.failed,
-            first_failure: self.first_failure,
-            errors: None,
-            advice,
-            findings,
-        }
     }
 }
