@@ -140,10 +140,6 @@ impl Par<'_> {
         }
     }
 
-    /// Keeps a sampled estimate. At a known site it may at most double the
-    /// old one, so one sample slowed by preemption cannot flip the decision;
-    /// a sample over twice the old estimate makes the site's inline runs
-    /// watched again.
     /// A parallel run showed the site's items cost at most `cost_ps`:
     /// keep that if it is lower than the estimate (never raises it).
     pub(super) fn lower(&self, site: &'static Location<'static>, cost_ps: u64) {
@@ -153,6 +149,10 @@ impl Par<'_> {
         }
     }
 
+    /// Keeps a sampled estimate. At a known site it may at most double the
+    /// old one, so one sample slowed by preemption cannot flip the decision;
+    /// a sample over twice the old estimate makes the site's inline runs
+    /// watched again.
     pub(super) fn remember(&self, site: &'static Location<'static>, cost_ps: u64) {
         let slot = self.site(site);
         let cost_ps = if slot.key.load(Relaxed) == site_key(site) {

@@ -24,8 +24,9 @@ impl Pool {
     /// Applies `f` to every item in parallel; the results are in input order.
     ///
     /// Items are chunked automatically, and a small or cheap input runs
-    /// inline on the calling thread (see the [module docs](crate::Par) and
-    /// [`PoolStats::inline_runs`](crate::PoolStats::inline_runs)).
+    /// inline on the calling thread: see [how the work is
+    /// split](crate::Par#how-the-work-is-split) and
+    /// [`PoolStats::inline_runs`](crate::PoolStats::inline_runs).
     ///
     /// # Examples
     ///
@@ -48,9 +49,10 @@ impl Pool {
     /// [`par_map_results`](Pool::par_map_results) to keep them.
     ///
     /// [`TaskError::Closed`] if the pool was shut down, whatever the input's
-    /// size: no item runs (as with [`submit`](Pool::submit); see the
-    /// [module docs](crate::Par)). The same holds for every data-parallel
-    /// method, with or without [`with_chunk_size`](Pool::with_chunk_size).
+    /// size: no item runs (as with [`submit`](Pool::submit); see [a
+    /// shut-down pool](crate::Par#a-shut-down-pool)). The same holds for
+    /// every data-parallel method, with or without
+    /// [`with_chunk_size`](Pool::with_chunk_size).
     ///
     /// # Cost
     ///
@@ -67,7 +69,9 @@ impl Pool {
 
     /// Like [`par_map`](Pool::par_map), but every item gets its own result,
     /// so one panic loses nothing else. On a shut-down pool every item's
-    /// result is [`TaskError::Closed`] and none runs.
+    /// result is [`TaskError::Closed`] and none runs. The work is split as
+    /// [`par_map`](Pool::par_map)'s is ([how the work is
+    /// split](crate::Par#how-the-work-is-split)).
     ///
     /// # Examples
     ///
@@ -90,7 +94,9 @@ impl Pool {
     }
 
     /// Maps every item and combines the results with `reduce`, starting each
-    /// chunk from a clone of `identity`.
+    /// chunk from a clone of `identity`; the work is split as
+    /// [`par_map`](Pool::par_map)'s is ([how the work is
+    /// split](crate::Par#how-the-work-is-split)).
     ///
     /// `reduce` must be associative and `identity` neutral for it
     /// (`reduce(identity, x) == x`), as with rayon's `reduce`: chunks are
@@ -131,7 +137,9 @@ impl Pool {
         self.par().map_reduce(items, map, identity, reduce)
     }
 
-    /// Runs `f` on every item in parallel.
+    /// Runs `f` on every item in parallel, the work split as
+    /// [`par_map`](Pool::par_map)'s is ([how the work is
+    /// split](crate::Par#how-the-work-is-split)).
     ///
     /// # Examples
     ///
