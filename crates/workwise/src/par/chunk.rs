@@ -22,6 +22,9 @@ impl Par<'_> {
     ///
     /// # Errors
     ///
+    /// [`TaskError::TooManyItems`] if the source has more items than a
+    /// `usize` can count; no item runs.
+    ///
     /// [`TaskError::Closed`] if the pool was shut down, before or under the
     /// run; then no item runs, or (under a parallel run) some did.
     pub(super) fn drive<S, C, G>(
@@ -36,6 +39,9 @@ impl Par<'_> {
         C: Send,
         G: Fn(usize, S::Chunk) -> C + Sync,
     {
+        if source.checked_len().is_none() {
+            return Err(TaskError::TooManyItems);
+        }
         let pool = self.pool;
         let state = par_state(pool);
         if state.is_closed(pool) {

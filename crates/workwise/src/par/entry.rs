@@ -38,6 +38,9 @@ impl Pool {
     /// // An index range is split by arithmetic: nothing is allocated for it.
     /// let squares = cpu.par_map(0..1000u64, |i| i * i)?;
     /// assert_eq!(squares[999], 998_001);
+    /// // So is an inclusive one, up to the type's last value.
+    /// let top = cpu.par_map(u32::MAX - 2..=u32::MAX, |i| u32::MAX - i)?;
+    /// assert_eq!(top, [2, 1, 0]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
@@ -54,6 +57,11 @@ impl Pool {
     /// every data-parallel method, with or without
     /// [`with_chunk_size`](Pool::with_chunk_size).
     ///
+    /// [`TaskError::TooManyItems`] if the input has more items than a
+    /// `usize` can count (`0..=usize::MAX`): no item runs. The same holds
+    /// for every data-parallel method; `par_map_results` gives that one
+    /// error alone, as it cannot give one per item.
+    ///
     /// # Cost
     ///
     /// Bench rows `cpu.par_map.heavy` and `cpu.par_map.tiny`.
@@ -69,7 +77,9 @@ impl Pool {
 
     /// Like [`par_map`](Pool::par_map), but every item gets its own result,
     /// so one panic loses nothing else. On a shut-down pool every item's
-    /// result is [`TaskError::Closed`] and none runs. The work is split as
+    /// result is [`TaskError::Closed`] and none runs; an input with more
+    /// items than a `usize` can count gives one [`TaskError::TooManyItems`]
+    /// alone and none runs. The work is split as
     /// [`par_map`](Pool::par_map)'s is ([how the work is
     /// split](crate::Par#how-the-work-is-split)).
     ///
@@ -115,7 +125,9 @@ impl Pool {
     /// # Errors
     ///
     /// [`TaskError::Panicked`] naming the item if `map` or `reduce` panics;
-    /// [`TaskError::Closed`] if the pool was shut down (no item runs).
+    /// [`TaskError::Closed`] if the pool was shut down (no item runs);
+    /// [`TaskError::TooManyItems`] if the input has more items than a
+    /// `usize` can count (no item runs).
     ///
     /// # Cost
     ///
@@ -157,7 +169,8 @@ impl Pool {
     ///
     /// [`TaskError::Panicked`] naming the item if `f` panics; the other items
     /// still run. [`TaskError::Closed`] if the pool was shut down (no item
-    /// runs).
+    /// runs); [`TaskError::TooManyItems`] if the input has more items than a
+    /// `usize` can count (no item runs).
     #[track_caller]
     pub fn for_each<S, F>(&self, items: S, f: F) -> Result<(), TaskError>
     where
@@ -225,7 +238,8 @@ impl Par<'_> {
     }
 
     /// [`Pool::par_map_results`] with these options; on a shut-down pool
-    /// every item's result is [`TaskError::Closed`].
+    /// every item's result is [`TaskError::Closed`] (and an uncountable input
+    /// gives one [`TaskError::TooManyItems`], as there).
     ///
     /// # Examples
     ///
@@ -244,7 +258,9 @@ impl Par<'_> {
     {
         let site = Location::caller();
         let source = items.into_par_source();
-        let n = source.len();
+        let Some(n) = source.checked_len() else {
+            return vec![Err(TaskError::TooManyItems)];
+        };
         let mut out: Vec<Result<R, TaskError>> = Vec::new();
         let run = self.drive(
             site,

@@ -3,22 +3,30 @@
 //! `range.rs`).
 
 #[cfg(doc)]
-use crate::pool::Pool;
+use crate::pool::{Pool, TaskError};
 
 /// What [`Pool::par_map`] and friends accept: `&[T]`, `&Vec<T>` and
 /// `&[T; N]` (the items are borrowed), `Vec<T>` (the items are moved),
-/// index ranges `a..b` of `usize`, `u32`, `i32`, and on 64-bit targets
-/// `u64` and `i64` (split by arithmetic, nothing allocated), and any
-/// iterator through [`collected`] (collected into a `Vec` first).
+/// index ranges `a..b` and `a..=b` of `usize`, `u32`, `i32`, and on
+/// 64-bit targets `u64` and `i64` (split by arithmetic, nothing allocated),
+/// and any iterator through [`collected`] (collected into a `Vec` first).
+///
+/// An empty range (`5..2`, `5..=3`, or an inclusive range already iterated
+/// to its end) has no items. An inclusive range with more items than a
+/// `usize` can count (`0..=usize::MAX`; on 64-bit targets also
+/// `0..=u64::MAX` and `i64::MIN..=i64::MAX`) is refused with
+/// [`TaskError::TooManyItems`]: no item runs (see
+/// [`ParSource::checked_len`]).
 ///
 /// # Examples
 ///
 /// ```
-/// use workwise::IntoParSource;
+/// use workwise::{IntoParSource, ParSource};
 ///
 /// let v = vec![1, 2, 3];
 /// assert_eq!((&v).into_par_source().len(), 3);
 /// assert_eq!(v.into_par_source().len(), 3);
+/// assert_eq!(ParSource::len(&(1..=10u64).into_par_source()), 10);
 /// ```
 pub trait IntoParSource {
     /// The splittable form.
@@ -109,7 +117,7 @@ where
     }
 }
 
-/// A input that can be cut into contiguous chunks; see [`IntoParSource`].
+/// An input that can be cut into contiguous chunks; see [`IntoParSource`].
 ///
 /// # Examples
 ///
@@ -125,8 +133,25 @@ pub trait ParSource: Sized + Send {
     type Item: Send;
     /// A contiguous run of items.
     type Chunk: IntoIterator<Item = Self::Item> + Send;
-    /// How many items there are.
+    /// How many items there are (at most `usize::MAX`: see
+    /// [`checked_len`](ParSource::checked_len)).
     fn len(&self) -> usize;
+    /// How many items there are, or `None` when there are more than a
+    /// `usize` can count (only an inclusive range can: `0..=usize::MAX`).
+    /// The data-parallel calls then give [`TaskError::TooManyItems`] and run
+    /// no item. The default is `Some(self.len())`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use workwise::{IntoParSource, ParSource};
+    ///
+    /// assert_eq!((0..=9u32).into_par_source().checked_len(), Some(10));
+    /// assert_eq!((0..=usize::MAX).into_par_source().checked_len(), None);
+    /// ```
+    fn checked_len(&self) -> Option<usize> {
+        Some(self.len())
+    }
     /// Whether there are none.
     fn is_empty(&self) -> bool {
         self.len() == 0

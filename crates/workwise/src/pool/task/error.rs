@@ -56,6 +56,11 @@ pub enum TaskError {
         /// with the frame it sent.
         detail: String,
     },
+    /// A data-parallel call's input had more items than a `usize` can
+    /// count: an inclusive range over every value of an integer type as
+    /// wide as `usize` (`0..=usize::MAX`; on 64-bit targets also
+    /// `0..=u64::MAX`, `i64::MIN..=i64::MAX`). No item ran.
+    TooManyItems,
 }
 
 impl fmt::Display for TaskError {
@@ -97,6 +102,11 @@ impl fmt::Display for TaskError {
                      into ProcessPool::builder().retry_crashed(n)"
                 )
             }
+            TaskError::TooManyItems => f.write_str(
+                "the input has more items than a usize can count (an inclusive range over a \
+                 whole integer type, such as 0..=usize::MAX): split it, e.g. into 0..usize::MAX \
+                 and the last value alone",
+            ),
         }
     }
 }
