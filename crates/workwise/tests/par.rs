@@ -652,7 +652,7 @@ fn within_a_minute<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static)
         let _ = tx.send(body());
     });
     rx.recv_timeout(Duration::from_secs(60))
-        .expect("the call neither returned nor panicked within 60 s")
+        .expect("the call panicked (Disconnected) or ran past 60 s (Timeout)")
 }
 
 /// The inclusive range's items through `par_map`, automatic and with small
@@ -903,4 +903,28 @@ proptest! {
         let out = pool().with_chunk_size(chunk).par_map(start..=end, |x| x).unwrap();
         prop_assert_eq!(out, expected);
     }
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn a_range_whose_results_no_vec_can_hold_is_refused_and_leaves_the_pool_usable() {
+    let (maps, results, after) = within_a_minute(|| {
+        let pool = Pool::cpu().max_workers(2).build().unwrap();
+        // 2^64 - 1 results of 8 bytes: more than any Vec can hold.
+        let maps = [
+            pool.par_map(0..u64::MAX, |x| x).map(|v| v.len()),
+            pool.with_chunk_size(1 << 40)
+                .par_map(0..u64::MAX, |x| x)
+                .map(|v| v.len()),
+        ];
+        let results = pool.par_map_results(0..u64::MAX, |x| x).len();
+        let after = pool.par_map(vec![1, 2, 3], |x| x * 2);
+        (maps, results, after)
+    });
+    assert_eq!(
+        maps,
+        [Err(TaskError::TooManyItems), Err(TaskError::TooManyItems)]
+    );
+    assert_eq!(results, 1);
+    assert_eq!(after, Ok(vec![2, 4, 6]));
 }

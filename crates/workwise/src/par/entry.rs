@@ -58,9 +58,11 @@ impl Pool {
     /// [`with_chunk_size`](Pool::with_chunk_size).
     ///
     /// [`TaskError::TooManyItems`] if the input has more items than a
-    /// `usize` can count (`0..=usize::MAX`): no item runs. The same holds
-    /// for every data-parallel method; `par_map_results` gives that one
-    /// error alone, as it cannot give one per item.
+    /// `usize` can count (`0..=usize::MAX`), or more than a `Vec` of the
+    /// results can hold (`0..u64::MAX`): no item runs. The first holds for
+    /// every data-parallel method, the second for `par_map_results` too,
+    /// which then gives that one error alone, as it cannot give one per
+    /// item.
     ///
     /// # Cost
     ///
@@ -205,6 +207,9 @@ impl Par<'_> {
         let site = Location::caller();
         let source = items.into_par_source();
         let n = source.len();
+        if !fits_a_vec::<R>(n) {
+            return Err(TaskError::TooManyItems);
+        }
         let mut out: Vec<R> = Vec::new();
         let mut first_err: Option<ItemPanic> = None;
         self.drive(
@@ -258,8 +263,9 @@ impl Par<'_> {
     {
         let site = Location::caller();
         let source = items.into_par_source();
-        let Some(n) = source.checked_len() else {
-            return vec![Err(TaskError::TooManyItems)];
+        let n = match source.checked_len() {
+            Some(n) if fits_a_vec::<Result<R, TaskError>>(n) => n,
+            _ => return vec![Err(TaskError::TooManyItems)],
         };
         let mut out: Vec<Result<R, TaskError>> = Vec::new();
         let run = self.drive(
@@ -395,4 +401,11 @@ fn append<R>(out: &mut Vec<R>, part: Vec<R>) {
     } else {
         out.extend(part);
     }
+}
+
+/// Whether a `Vec` can hold `n` values of `R`: at most `isize::MAX` bytes.
+/// Past that, reserving room for them panics (capacity overflow), so such
+/// an input is refused before any item runs.
+fn fits_a_vec<R>(n: usize) -> bool {
+    n <= isize::MAX.unsigned_abs() / std::mem::size_of::<R>().max(1)
 }

@@ -57,9 +57,11 @@ pub enum TaskError {
         detail: String,
     },
     /// A data-parallel call's input had more items than a `usize` can
-    /// count: an inclusive range over every value of an integer type as
-    /// wide as `usize` (`0..=usize::MAX`; on 64-bit targets also
-    /// `0..=u64::MAX`, `i64::MIN..=i64::MAX`). No item ran.
+    /// count (an inclusive range over every value of an integer type as
+    /// wide as `usize`: `0..=usize::MAX`; on 64-bit targets also
+    /// `0..=u64::MAX`, `i64::MIN..=i64::MAX`), or more than a `Vec` of
+    /// `par_map`'s results can hold (over `isize::MAX` bytes, such as
+    /// `par_map(0..u64::MAX, f)`). No item ran.
     TooManyItems,
 }
 
@@ -104,8 +106,9 @@ impl fmt::Display for TaskError {
             }
             TaskError::TooManyItems => f.write_str(
                 "the input has more items than a usize can count (an inclusive range over a \
-                 whole integer type, such as 0..=usize::MAX): split it, e.g. into 0..usize::MAX \
-                 and the last value alone",
+                 whole integer type, such as 0..=usize::MAX) or than a Vec of par_map's results \
+                 can hold: split it into smaller ranges, or use map_reduce or for_each, which \
+                 keep no result per item",
             ),
         }
     }
