@@ -60,8 +60,13 @@ where
 ///
 /// let pool = workwise::Pool::io().build()?;
 /// let (tx, rx) = mpsc::channel::<()>();
-/// let handles = vec![pool.submit(|| 1), pool.submit(move || { rx.recv().ok(); 2 })];
-/// let mut done = workwise::as_completed_timeout(handles, Duration::from_millis(50));
+/// let fast = pool.submit(|| 1);
+/// let slow = pool.submit(move || { rx.recv().ok(); 2 });
+/// // Wait for `fast`, so that the 50 ms deadline cannot pass before it ran.
+/// while !fast.is_finished() {
+///     std::thread::yield_now();
+/// }
+/// let mut done = workwise::as_completed_timeout(vec![fast, slow], Duration::from_millis(50));
 /// assert_eq!(done.next(), Some((0, Ok(1))));
 /// assert_eq!(done.next(), None, "the deadline passed");
 /// let pending = done.into_pending();
