@@ -18,6 +18,12 @@ fn public_types_are_send_and_sync() {
     send_sync::<AsCompleted<u32>>();
     send_sync::<Waited<u32>>();
     send_sync::<ReturnWhen>();
+    // The data-parallel types: the options, and an iterator's items to be
+    // collected (Send and Sync as the iterator is).
+    send_sync::<Par<'static>>();
+    send_sync::<Collected<std::vec::IntoIter<u32>>>();
+    send_sync::<Collected<std::ops::Range<u64>>>();
+    send::<Collected<std::vec::IntoIter<std::cell::Cell<u32>>>>();
     send::<TrySubmitError<fn()>>();
     send_sync::<Scope<'static, 'static>>();
     send_sync::<Queue<u32>>();

@@ -643,3 +643,288 @@ proptest! {
         prop_assert_eq!(reversed.len(), (end..start).count());
     }
 }
+
+/// Runs `body` on its own thread and waits for it at most 60 s, so that a
+/// call that would run (nearly) forever fails the test instead of hanging it.
+fn within_a_minute<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the call panicked (Disconnected) or ran past 60 s (Timeout)")
+}
+
+/// The inclusive range's items through `par_map`, automatic and with small
+/// chunks, and through `par_map_results`, against the sequential map.
+fn check_inclusive<T>(range: std::ops::RangeInclusive<T>)
+where
+    std::ops::RangeInclusive<T>: workwise::IntoParSource + Iterator<Item = T> + Clone + Send,
+    <std::ops::RangeInclusive<T> as workwise::IntoParSource>::Source: workwise::ParSource<Item = T>,
+    T: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static,
+{
+    let (expected, auto, chunked, results) = within_a_minute(move || {
+        let expected: Vec<(T, u8)> = range.clone().map(|x| (x, 1)).collect();
+        let auto = pool().par_map(range.clone(), |x| (x, 1)).unwrap();
+        let chunked = pool()
+            .with_chunk_size(7)
+            .par_map(range.clone(), |x| (x, 1))
+            .unwrap();
+        let results: Vec<(T, u8)> = pool()
+            .par_map_results(range, |x| (x, 1))
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        (expected, auto, chunked, results)
+    });
+    assert_eq!(auto, expected);
+    assert_eq!(chunked, expected);
+    assert_eq!(results, expected);
+}
+
+#[test]
+fn par_map_over_inclusive_ranges_equals_the_sequential_map() {
+    check_inclusive(0..=0usize);
+    check_inclusive(3..=3u32);
+    // A reversed inclusive range is empty, as for a sequential iterator.
+    #[allow(clippy::reversed_empty_ranges)]
+    check_inclusive(5..=3usize);
+    check_inclusive(std::hint::black_box(5)..=std::hint::black_box(-3i64));
+    check_inclusive(0..=200_000usize);
+    check_inclusive(-100_000..=50_000i64);
+    // Ranges that end at the type's last value: the end is an item.
+    check_inclusive(usize::MAX..=usize::MAX);
+    check_inclusive(usize::MAX - 1000..=usize::MAX);
+    check_inclusive(u64::MAX - 1000..=u64::MAX);
+    check_inclusive(i64::MAX - 3..=i64::MAX);
+    check_inclusive(u32::MAX - 5000..=u32::MAX);
+    check_inclusive(i32::MAX - 5..=i32::MAX);
+    check_inclusive(i32::MIN..=i32::MIN + 3);
+    check_inclusive(i64::MIN..=i64::MIN + 1000);
+    check_inclusive(0..=0u64);
+}
+
+#[test]
+fn an_exhausted_or_partly_used_inclusive_range_gives_what_is_left() {
+    let mut spent = 0..=0u32;
+    assert_eq!(spent.next(), Some(0));
+    // Bounds 0..=0, but no item left: it must not give 0 again, nor count it.
+    check_inclusive(spent.clone());
+    let source = workwise::IntoParSource::into_par_source(spent.clone());
+    assert_eq!(workwise::ParSource::len(&source), 0);
+    assert_eq!(workwise::ParSource::checked_len(&source), Some(0));
+    let mut last = usize::MAX..=usize::MAX;
+    assert_eq!(last.next(), Some(usize::MAX));
+    check_inclusive(last.clone());
+    let source = workwise::IntoParSource::into_par_source(last.clone());
+    assert_eq!(workwise::ParSource::len(&source), 0);
+    let mut drained = -3..=3i64;
+    drained.by_ref().for_each(drop);
+    check_inclusive(drained.clone());
+    let mut started = 0..=10i32;
+    started.next();
+    check_inclusive(started.clone());
+    let mut from_back = 0..=10u64;
+    from_back.next_back();
+    check_inclusive(from_back.clone());
+    // The same through the other entry points.
+    for range in [spent, std::hint::black_box(5)..=4] {
+        let ran = AtomicUsize::new(0);
+        let total = pool()
+            .map_reduce(range.clone(), u64::from, 0u64, |a, b| a + b)
+            .unwrap();
+        assert_eq!(total, 0);
+        pool()
+            .for_each(range, |_| {
+                ran.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!(ran.into_inner(), 0);
+    }
+}
+
+#[test]
+fn the_whole_of_a_32_bit_type_as_an_inclusive_range_counts_every_value() {
+    use workwise::ParSource;
+
+    // Running 2^32 items is too slow for a test; what can go wrong is the
+    // count and the cuts, so check those, then run the cut pieces' ends.
+    let mut all = (0..=u32::MAX).into_par_source_for_test();
+    let mut signed = (i32::MIN..=i32::MAX).into_par_source_for_test();
+    if usize::BITS > 32 {
+        assert_eq!(ParSource::len(&all), 1 << 32);
+        assert_eq!(ParSource::len(&signed), 1 << 32);
+        let quarter = 1usize << 30;
+        let mut cuts = Vec::new();
+        let mut signed_cuts = Vec::new();
+        while !ParSource::is_empty(&all) {
+            cuts.push(all.split_tail(quarter));
+            signed_cuts.push(signed.split_tail(quarter));
+        }
+        assert!(ParSource::is_empty(&signed));
+        let bounds: Vec<(u32, u32)> = cuts.iter().map(|c| (*c.start(), *c.end())).collect();
+        assert_eq!(
+            bounds,
+            [
+                (3 << 30, u32::MAX),
+                (2 << 30, (3 << 30) - 1),
+                (1 << 30, (2 << 30) - 1),
+                (0, (1 << 30) - 1)
+            ]
+        );
+        let signed_bounds: Vec<(i32, i32)> =
+            signed_cuts.iter().map(|c| (*c.start(), *c.end())).collect();
+        assert_eq!(
+            signed_bounds,
+            [
+                (1 << 30, i32::MAX),
+                (0, (1 << 30) - 1),
+                (-(1 << 30), -1),
+                (i32::MIN, -(1 << 30) - 1)
+            ]
+        );
+    }
+    // The last values of the whole range, through the pool, split by it.
+    let mut whole = (0..=u32::MAX).into_par_source_for_test();
+    let tail = whole.split_tail(10_000);
+    check_inclusive(tail);
+    let mut whole = (i32::MIN..=i32::MAX).into_par_source_for_test();
+    let tail = whole.split_tail(10_000);
+    check_inclusive(tail);
+}
+
+/// `into_par_source`, spelled so that the range's own methods stay apart.
+trait IntoParSourceForTest: workwise::IntoParSource + Sized {
+    fn into_par_source_for_test(self) -> Self::Source {
+        workwise::IntoParSource::into_par_source(self)
+    }
+}
+impl<T: workwise::IntoParSource> IntoParSourceForTest for T {}
+
+#[test]
+fn an_inclusive_range_too_long_for_a_usize_is_refused_and_runs_nothing() {
+    fn refused<T>(range: std::ops::RangeInclusive<T>)
+    where
+        std::ops::RangeInclusive<T>: workwise::IntoParSource + Clone + Send + 'static,
+        <std::ops::RangeInclusive<T> as workwise::IntoParSource>::Source:
+            workwise::ParSource<Item = T>,
+        T: Send + 'static,
+    {
+        let ran = within_a_minute(move || {
+            let ran = AtomicUsize::new(0);
+            let count = |_: T| {
+                ran.fetch_add(1, Ordering::Relaxed);
+            };
+            for chunk in [0, 1_000_000] {
+                let par = pool().with_chunk_size(chunk);
+                assert_eq!(
+                    par.par_map(range.clone(), count).unwrap_err(),
+                    TaskError::TooManyItems
+                );
+                assert_eq!(
+                    par.par_map_results(range.clone(), count),
+                    [Err(TaskError::TooManyItems)]
+                );
+                assert_eq!(
+                    par.map_reduce(range.clone(), count, (), |(), ()| ())
+                        .unwrap_err(),
+                    TaskError::TooManyItems
+                );
+                assert_eq!(
+                    par.for_each(range.clone(), count).unwrap_err(),
+                    TaskError::TooManyItems
+                );
+            }
+            assert_eq!(
+                pool().par_map(range.clone(), count).unwrap_err(),
+                TaskError::TooManyItems
+            );
+            assert_eq!(
+                pool().for_each(range, count).unwrap_err(),
+                TaskError::TooManyItems
+            );
+            ran.into_inner()
+        });
+        assert_eq!(ran, 0, "no item may run");
+    }
+    refused(0..=usize::MAX);
+    #[cfg(target_pointer_width = "64")]
+    {
+        refused(0..=u64::MAX);
+        refused(i64::MIN..=i64::MAX);
+    }
+    #[cfg(target_pointer_width = "32")]
+    {
+        refused(0..=u32::MAX);
+        refused(i32::MIN..=i32::MAX);
+    }
+    // One item fewer is countable: its length is usize::MAX.
+    use workwise::ParSource;
+    let src = workwise::IntoParSource::into_par_source(1..=usize::MAX);
+    assert_eq!(ParSource::len(&src), usize::MAX);
+    assert_eq!(src.checked_len(), Some(usize::MAX));
+    let src = workwise::IntoParSource::into_par_source(0..=usize::MAX);
+    assert_eq!(src.checked_len(), None);
+    assert!(TaskError::TooManyItems.to_string().contains("split"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn par_map_over_any_inclusive_range_equals_the_sequential_map(
+        start in any::<i64>(),
+        len in 0u64..5000,
+        chunk in 0usize..300,
+    ) {
+        let end = start.saturating_add_unsigned(len);
+        let expected: Vec<i64> = (start..=end).map(|x| f(&x)).collect();
+        let out = pool().with_chunk_size(chunk).par_map(start..=end, |x| f(&x)).unwrap();
+        prop_assert_eq!(out, expected);
+        let sum = pool()
+            .with_chunk_size(chunk)
+            .map_reduce(start..=end, |x| f(&x), 0i64, i64::wrapping_add)
+            .unwrap();
+        prop_assert_eq!(sum, (start..=end).map(|x| f(&x)).fold(0i64, i64::wrapping_add));
+        // Reversed bounds are an empty range.
+        let reversed = pool().par_map(end..=start, |x| f(&x)).unwrap();
+        prop_assert_eq!(reversed.len(), (end..=start).count());
+    }
+
+    #[test]
+    fn par_map_over_any_u32_inclusive_range_near_the_top_equals_the_sequential_map(
+        back in 0u32..5000,
+        len in 0u32..5000,
+        chunk in 0usize..300,
+    ) {
+        let end = u32::MAX - back;
+        let start = end.saturating_sub(len);
+        let expected: Vec<u32> = (start..=end).collect();
+        let out = pool().with_chunk_size(chunk).par_map(start..=end, |x| x).unwrap();
+        prop_assert_eq!(out, expected);
+    }
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn a_range_whose_results_no_vec_can_hold_is_refused_and_leaves_the_pool_usable() {
+    let (maps, results, after) = within_a_minute(|| {
+        let pool = Pool::cpu().max_workers(2).build().unwrap();
+        // 2^64 - 1 results of 8 bytes: more than any Vec can hold.
+        let maps = [
+            pool.par_map(0..u64::MAX, |x| x).map(|v| v.len()),
+            pool.with_chunk_size(1 << 40)
+                .par_map(0..u64::MAX, |x| x)
+                .map(|v| v.len()),
+        ];
+        let results = pool.par_map_results(0..u64::MAX, |x| x).len();
+        let after = pool.par_map(vec![1, 2, 3], |x| x * 2);
+        (maps, results, after)
+    });
+    assert_eq!(
+        maps,
+        [Err(TaskError::TooManyItems), Err(TaskError::TooManyItems)]
+    );
+    assert_eq!(results, 1);
+    assert_eq!(after, Ok(vec![2, 4, 6]));
+}
