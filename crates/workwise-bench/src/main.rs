@@ -19,6 +19,7 @@ mod oneshot;
 mod process;
 mod python;
 mod queue;
+mod redis;
 mod resilience;
 mod rows;
 
@@ -242,6 +243,7 @@ fn main() -> ExitCode {
         queue::queue_rows,
         resilience::limiter_rows,
         resilience::breaker_rows,
+        redis::limiter_row,
         #[cfg(target_os = "linux")]
         process::roundtrip,
         #[cfg(target_os = "linux")]
