@@ -63,58 +63,7 @@ const RECONNECT: (Duration, usize) = (Duration::from_millis(50), 5);
 /// nanoseconds instead of `TIME` (the key then does not expire, since its
 /// expiry runs on the server's real clock). Replies `{1, wait}` granted (a
 /// reservation when `wait > 0`), `{0, wait}` refused, `{-1, found}` corrupt.
-pub(crate) const SCRIPT: &str = r"
-local key = KEYS[1]
-local cost = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
-local now_s, now_ns
-if ARGV[4] then
-  now_s = tonumber(ARGV[4])
-  now_ns = tonumber(ARGV[5])
-else
-  local t = redis.call('TIME')
-  now_s = tonumber(t[1])
-  now_ns = tonumber(t[2]) * 1000
-end
-local ahead = 0
-local v = redis.pcall('GET', key)
-if type(v) == 'table' then
-  return {-1, 'a value of type ' .. redis.call('TYPE', key).ok}
-end
-if v then
-  if #v == 0 or #v > 19 or not string.match(v, '^%d+$') then
-    return {-1, v}
-  end
-  local tat_s, tat_ns = 0, tonumber(v)
-  if #v > 9 then
-    tat_s = tonumber(string.sub(v, 1, -10))
-    tat_ns = tonumber(string.sub(v, -9))
-  end
-  if tat_s >= now_s then
-    if tat_s - now_s > 9000000 then
-      return {-1, v}
-    end
-    ahead = (tat_s - now_s) * 1000000000 + tat_ns - now_ns
-    if ahead < 0 then ahead = 0 end
-  end
-end
-local new = ahead + cost
-local wait = new - window
-if wait < 0 then wait = 0 end
-if wait > max_wait then
-  return {0, wait}
-end
-local total = now_ns + new
-local carry = math.floor(total / 1000000000)
-local tat = string.format('%d%09d', now_s + carry, total - carry * 1000000000)
-if ARGV[4] then
-  redis.call('SET', key, tat)
-else
-  redis.call('SET', key, tat, 'PX', string.format('%d', math.floor(new / 1000000) + 1))
-end
-return {1, wait}
-";
+pub(crate) const SCRIPT: &str = include_str!("limiter.lua");
 
 /// A rate limiter whose state lives in Redis: `n` permits per period, with
 /// a burst, shared by every handle, thread and process that uses the same
@@ -132,21 +81,16 @@ return {1, wait}
 /// again rather than queueing, so waiters are not served in arrival order
 /// (a waiter that dies reserves at most 10 ms of permits); the server's
 /// `TIME` is the wall clock, so a server clock stepped forward frees permits
-/// early (stepped back, it only makes the limit stricter).
+/// early (stepped back, it only makes the limit stricter); a call retried
+/// after a lost connection may have taken a permit on its first try that
+/// nobody uses (the rate only comes out lower).
 ///
 /// # Examples
 ///
 /// ```
 /// use workwise::redis::{LocalServer, RedisLimiterError, RedisRateLimiter};
 ///
-/// # let server = match LocalServer::start() {
-/// #     Ok(server) => server,
-/// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-/// #         eprintln!("SKIPPED, no redis-server: {e}");
-/// #         return Ok(());
-/// #     }
-/// #     Err(e) => return Err(e.into()),
-/// # };
+/// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
 /// // Any number of processes that build this limiter share its 5 permits.
 /// let limiter = RedisRateLimiter::per_second(10).burst(5).build(&server.url(), "api")?;
 /// for _ in 0..5 {
@@ -255,14 +199,7 @@ impl RedisRateLimiter {
     /// ```
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_minute(1).build(&server.url(), "once-a-minute")?;
     /// limiter.try_acquire()?;
     /// let err = limiter.try_acquire().unwrap_err();
@@ -296,14 +233,7 @@ impl RedisRateLimiter {
     /// ```
     /// use workwise::redis::{LocalServer, RedisLimiterError, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(10).burst(5).build(&server.url(), "n")?;
     /// limiter.try_acquire_n(3)?;
     /// assert!(matches!(limiter.try_acquire_n(3), Err(RedisLimiterError::RetryAfter(_))));
@@ -340,14 +270,7 @@ impl RedisRateLimiter {
     /// use std::time::{Duration, Instant};
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(100).build(&server.url(), "paced")?;
     /// let start = Instant::now();
     /// for _ in 0..3 {
@@ -373,14 +296,7 @@ impl RedisRateLimiter {
     /// ```
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(1000).burst(10).build(&server.url(), "n")?;
     /// limiter.acquire_n(10)?;
     /// assert!(limiter.acquire_n(11).is_err()); // more than the burst: never
@@ -411,14 +327,7 @@ impl RedisRateLimiter {
     /// use std::time::Duration;
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_minute(1).build(&server.url(), "slow")?;
     /// limiter.acquire_timeout(Duration::ZERO)?;
     /// let err = limiter.acquire_timeout(Duration::from_millis(500)).unwrap_err();
@@ -450,14 +359,7 @@ impl RedisRateLimiter {
     /// use std::time::Duration;
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(3).build(&server.url(), "k")?;
     /// assert_eq!(limiter.interval(), Duration::from_nanos(333_333_334));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -473,14 +375,7 @@ impl RedisRateLimiter {
     /// ```
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(10).burst(5).build(&server.url(), "k")?;
     /// assert_eq!(limiter.burst(), 5);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -496,14 +391,7 @@ impl RedisRateLimiter {
     /// ```
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(10).build(&server.url(), "limits:api")?;
     /// assert_eq!(limiter.key(), "limits:api");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -520,14 +408,7 @@ impl RedisRateLimiter {
     /// ```
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_second(10).build(&server.url(), "k")?;
     /// limiter.try_acquire()?;
     /// assert_eq!(limiter.lost_connections(), 0);
@@ -618,14 +499,7 @@ impl RedisRateLimiter {
 /// use std::time::Duration;
 /// use workwise::redis::{LocalServer, RedisRateLimiter};
 ///
-/// # let server = match LocalServer::start() {
-/// #     Ok(server) => server,
-/// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-/// #         eprintln!("SKIPPED, no redis-server: {e}");
-/// #         return Ok(());
-/// #     }
-/// #     Err(e) => return Err(e.into()),
-/// # };
+/// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
 /// let limiter = RedisRateLimiter::new(100, Duration::from_secs(60))
 ///     .burst(10)
 ///     .build(&server.url(), "limits:mail")?;
@@ -650,14 +524,7 @@ impl RedisRateLimiterBuilder {
     /// ```
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_minute(10).burst(3).build(&server.url(), "b")?;
     /// assert_eq!((0..5).filter(|_| limiter.try_acquire().is_ok()).count(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -698,14 +565,7 @@ impl RedisRateLimiterBuilder {
     /// ```
     /// use workwise::redis::{LocalServer, RedisLimiterBuildError, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// assert!(RedisRateLimiter::per_second(10).build(&server.url(), "k").is_ok());
     /// let err = RedisRateLimiter::per_second(0).build(&server.url(), "k").unwrap_err();
     /// assert!(matches!(err, RedisLimiterBuildError::ZeroRate));
@@ -870,14 +730,7 @@ impl std::error::Error for RedisLimiterBuildError {
 /// ```
 /// use workwise::redis::{LocalServer, RedisLimiterError, RedisRateLimiter};
 ///
-/// # let server = match LocalServer::start() {
-/// #     Ok(server) => server,
-/// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-/// #         eprintln!("SKIPPED, no redis-server: {e}");
-/// #         return Ok(());
-/// #     }
-/// #     Err(e) => return Err(e.into()),
-/// # };
+/// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
 /// let limiter = RedisRateLimiter::per_second(1).burst(2).build(&server.url(), "e")?;
 /// let err = limiter.try_acquire_n(3).unwrap_err();
 /// assert!(matches!(err, RedisLimiterError::ExceedsBurst { requested: 3, burst: 2 }));
@@ -918,14 +771,7 @@ impl RedisLimiterError {
     /// use std::time::Duration;
     /// use workwise::redis::{LocalServer, RedisRateLimiter};
     ///
-    /// # let server = match LocalServer::start() {
-    /// #     Ok(server) => server,
-    /// #     Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => {
-    /// #         eprintln!("SKIPPED, no redis-server: {e}");
-    /// #         return Ok(());
-    /// #     }
-    /// #     Err(e) => return Err(e.into()),
-    /// # };
+    /// # let server = match LocalServer::start() { Ok(s) => s, Err(e) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none() => { eprintln!("SKIPPED, no redis-server: {e}"); return Ok(()) } Err(e) => return Err(e.into()) };
     /// let limiter = RedisRateLimiter::per_minute(1).build(&server.url(), "w")?;
     /// limiter.try_acquire()?;
     /// let wait = limiter.try_acquire().unwrap_err().retry_after().unwrap();
