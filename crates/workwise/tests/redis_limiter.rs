@@ -7,7 +7,7 @@
 //! so CI never passes these tests silently.
 //!
 //! The script's arithmetic against the local limiter, to the nanosecond on
-//! any sequence, is a unit test beside it (`src/redis/limiter.rs`), where the
+//! any sequence, is a unit test beside it (`src/redis/limiter/mod.rs`), where the
 //! script can be given the time instead of reading the server's.
 
 use std::io::{BufRead, BufReader, Write};

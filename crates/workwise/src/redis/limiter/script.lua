@@ -1,4 +1,4 @@
--- workwise::redis::RedisRateLimiter's decision: see the protocol in limiter.rs.
+-- workwise::redis::RedisRateLimiter's decision: see the protocol in mod.rs.
 local key = KEYS[1]
 local cost = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
