@@ -222,8 +222,9 @@ impl RedisRateLimiter {
     /// worth counting: bench row `redis.limiter` (peer `local`, the local
     /// limiter's `try_acquire`) measured 57 µs a call against the local
     /// limiter's 11.5 ns (`--quick`, a `redis-server` on 127.0.0.1 of a
-    /// shared 2-core VM), where `redis-benchmark -c 1` gave about 55 µs for
-    /// an `EVALSHA` of the same script and 58 µs for a `SET`: the round trip
+    /// shared 2-core VM; 86-98 µs against 16-17 ns when that VM was
+    /// busier), where `redis-benchmark -c 1` gave about 55 µs for an
+    /// `EVALSHA` of the same script and 58 µs for a `SET`: the round trip
     /// is the cost. Ask for several permits at once
     /// ([`try_acquire_n`](Self::try_acquire_n)) to pay it once for many.
     pub fn try_acquire(&self) -> Result<(), RedisLimiterError> {
