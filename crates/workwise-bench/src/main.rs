@@ -23,6 +23,7 @@ mod pool;
 mod process;
 mod python;
 mod queue;
+mod redis;
 
 use std::process::ExitCode;
 
@@ -89,6 +90,7 @@ fn scenarios() -> Vec<Scenario> {
         #[cfg(target_os = "linux")]
         process::ROWS,
         aio::ROWS,
+        redis::ROWS,
     ];
     files.concat()
 }

@@ -11,7 +11,11 @@
 //! Feature `redis` (default off).
 
 mod conn;
+mod limiter;
 mod server;
 
 pub use conn::RedisError;
+pub use limiter::{
+    RedisLimiterBuildError, RedisLimiterError, RedisRateLimiter, RedisRateLimiterBuilder,
+};
 pub use server::{LocalServer, LocalServerError};
