@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use workwise::aio::{self, BlockingDetector, TaskGroup};
-use workwise::BuildError;
+use workwise::PoolBuildError;
 
 use crate::harness::timed;
 use crate::Bench;
@@ -96,7 +96,7 @@ async fn joinset(count: u64) -> u64 {
 
 /// `aio.gather_limited`: 100,000 futures each awaiting 1 ms, at most 1,000
 /// in flight.
-pub fn gather_limited(b: &mut Bench) -> Result<(), BuildError> {
+pub fn gather_limited(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "aio.gather_limited";
     let peers = ["buffer_unordered", "joinset", "python"];
     if !peers.iter().any(|p| b.wants(NAME, p)) {
@@ -172,7 +172,7 @@ asyncio.run(main())
 
 /// `aio.spawn`: per-task cost of `TaskGroup::spawn` + `join_all` against
 /// `tokio::spawn` + awaiting each `JoinHandle`.
-pub fn spawn(b: &mut Bench) -> Result<(), BuildError> {
+pub fn spawn(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "aio.spawn";
     if !b.wants(NAME, "tokio") {
         return Ok(());
@@ -229,7 +229,7 @@ async fn yielder(i: u64) -> u64 {
 
 /// `aio.detector_cost`: per-poll cost of tasks in a group watched by a
 /// `BlockingDetector` against the same group without one (`off`).
-pub fn detector_cost(b: &mut Bench) -> Result<(), BuildError> {
+pub fn detector_cost(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "aio.detector_cost";
     if !b.wants(NAME, "off") {
         return Ok(());

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 
 use rayon::prelude::*;
-use workwise::{BuildError, Pool};
+use workwise::{Pool, PoolBuildError};
 use workwise_workloads::{cheap, heavy, text};
 
 use crate::harness::{timed, timed_verify};
@@ -88,7 +88,7 @@ fn same_items(got: &[u64], want: &[u64]) -> Result<(), String> {
 ///
 /// The sum wraps: wrapping addition is associative and commutative, so every
 /// side must reach the same total whatever its grouping.
-pub fn par_map_cheap(b: &mut Bench) -> Result<(), BuildError> {
+pub fn par_map_cheap(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "cpu.par_map.cheap";
     if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
         return Ok(());
@@ -137,7 +137,7 @@ pub fn par_map_cheap(b: &mut Bench) -> Result<(), BuildError> {
 }
 
 /// Row 2: `par_map` of a ~1 µs function, collected in input order.
-pub fn par_map_heavy(b: &mut Bench) -> Result<(), BuildError> {
+pub fn par_map_heavy(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "cpu.par_map.heavy";
     if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
         return Ok(());
@@ -225,7 +225,7 @@ fn wordcount_sequential<'a>(blocks: &Vec<&'a str>) -> Counts<'a> {
 
 /// Row 3: a word count over generated text cut into blocks, one map per
 /// block, merged.
-pub fn wordcount(b: &mut Bench) -> Result<(), BuildError> {
+pub fn wordcount(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "cpu.map_reduce.wordcount";
     if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
         return Ok(());
@@ -318,7 +318,7 @@ fn tiny_calls(v: &Vec<u64>, calls: u64, mut op: impl FnMut(&Vec<u64>) -> Vec<u64
 
 /// Row 4: `par_map` over 100 trivial items, called many times from one call
 /// site: it should run inline, at about the cost of a plain loop.
-pub fn par_map_tiny(b: &mut Bench) -> Result<(), BuildError> {
+pub fn par_map_tiny(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "cpu.par_map.tiny";
     if !b.wants(NAME, "sequential") {
         return Ok(());

@@ -138,7 +138,7 @@ impl Bench {
 }
 
 /// A scenario: runs its rows against each of its peers.
-type Scenario = fn(&mut Bench) -> Result<(), workwise::BuildError>;
+type Scenario = fn(&mut Bench) -> Result<(), workwise::PoolBuildError>;
 
 fn print_header() {
     println!(

@@ -124,7 +124,7 @@ fn python_ok(b: &Bench, name: &str) -> bool {
 
 /// `process.roundtrip` vs `python`: one tiny task submitted and waited at a
 /// time.
-pub fn roundtrip(b: &mut Bench) -> Result<(), workwise::BuildError> {
+pub fn roundtrip(b: &mut Bench) -> Result<(), workwise::PoolBuildError> {
     const NAME: &str = "process.roundtrip";
     if !b.wants(NAME, "python") || !python_ok(b, NAME) {
         return Ok(());
@@ -159,7 +159,7 @@ pub fn roundtrip(b: &mut Bench) -> Result<(), workwise::BuildError> {
 
 /// `process.map_tiny` vs `python`: tiny items through `map`, chunked
 /// automatically, against `executor.map(.., chunksize=1000)`.
-pub fn map_tiny(b: &mut Bench) -> Result<(), workwise::BuildError> {
+pub fn map_tiny(b: &mut Bench) -> Result<(), workwise::PoolBuildError> {
     const NAME: &str = "process.map_tiny";
     if !b.wants(NAME, "python") || !python_ok(b, NAME) {
         return Ok(());
@@ -187,7 +187,7 @@ pub fn map_tiny(b: &mut Bench) -> Result<(), workwise::BuildError> {
 
 /// `process.shared_100mb` vs `copy` and `python`: 8 tasks reading one
 /// 100 MB input.
-pub fn shared_100mb(b: &mut Bench) -> Result<(), workwise::BuildError> {
+pub fn shared_100mb(b: &mut Bench) -> Result<(), workwise::PoolBuildError> {
     const NAME: &str = "process.shared_100mb";
     if !["copy", "python"].iter().any(|p| b.wants(NAME, p)) {
         return Ok(());

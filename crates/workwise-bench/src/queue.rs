@@ -25,7 +25,7 @@ use std::ops::Range;
 use std::sync::mpsc;
 use std::thread;
 
-use workwise::{BuildError, Queue};
+use workwise::{PoolBuildError, Queue};
 
 use crate::harness::{timed, Round};
 use crate::python;
@@ -218,7 +218,7 @@ fn std_mpsc(cap: usize, count: u64, producers: usize) -> Round {
 }
 
 /// The `queue.*` rows, each against every peer in [`PEERS`].
-pub fn queue_rows(b: &mut Bench) -> Result<(), BuildError> {
+pub fn queue_rows(b: &mut Bench) -> Result<(), PoolBuildError> {
     let wanted = |b: &Bench, name: &str| PEERS.iter().any(|p| b.wants(name, p));
     if !SHAPES
         .iter()

@@ -47,7 +47,7 @@ use failsafe::CircuitBreaker as _;
 use governor::clock::{MonotonicClock, QuantaClock};
 use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
-use workwise::{BuildError, CircuitBreaker, RateLimiter};
+use workwise::{CircuitBreaker, PoolBuildError, RateLimiter};
 
 use crate::harness::{timed, timed_verify, Round};
 use crate::Bench;
@@ -165,7 +165,7 @@ fn limiter_round(
 
 /// The `limiter.try_acquire.1t` and `.2t` rows, against governor on its
 /// default (TSC) clock and on its monotonic clock.
-pub fn limiter_rows(b: &mut Bench) -> Result<(), BuildError> {
+pub fn limiter_rows(b: &mut Bench) -> Result<(), PoolBuildError> {
     let wanted = |b: &Bench, name: &str| LIMITER_PEERS.iter().any(|p| b.wants(name, p));
     if !THREADS.iter().any(|&t| wanted(b, &limiter_name(t))) {
         return Ok(());
@@ -257,7 +257,7 @@ fn want_sum(threads: usize, calls: u64) -> u64 {
 /// The `breaker.call` (one thread) and `breaker.call.2t` rows, against
 /// failsafe's default breaker, failsafe with consecutive failures only, and
 /// the bare closure.
-pub fn breaker_rows(b: &mut Bench) -> Result<(), BuildError> {
+pub fn breaker_rows(b: &mut Bench) -> Result<(), PoolBuildError> {
     let wanted = |b: &Bench, name: &str| BREAKER_PEERS.iter().any(|p| b.wants(name, p));
     if !THREADS.iter().any(|&t| wanted(b, &breaker_name(t))) {
         return Ok(());

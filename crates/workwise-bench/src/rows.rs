@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::sync::mpsc;
 
 use rayon::prelude::*;
-use workwise::{BuildError, Pool};
+use workwise::{Pool, PoolBuildError};
 
 use crate::harness::timed;
 use crate::oneshot;
@@ -101,7 +101,7 @@ fn threadpool_submit_wait(pool: &threadpool::ThreadPool, count: u64) -> u64 {
 }
 
 /// Row 1: per-task cost of submit + wait over many tiny tasks.
-pub fn submit_wait(b: &mut Bench) -> Result<(), BuildError> {
+pub fn submit_wait(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "pool.submit_wait";
     if !["rayon", "rayon-scope", "threadpool", "python"]
         .iter()
@@ -190,7 +190,7 @@ pub fn submit_wait(b: &mut Bench) -> Result<(), BuildError> {
 }
 
 /// Row 1b: many tiny tasks in a scope, each writing into a borrowed slot.
-pub fn scope(b: &mut Bench) -> Result<(), BuildError> {
+pub fn scope(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "pool.scope";
     if !b.wants(NAME, "rayon-scope") {
         return Ok(());
@@ -222,7 +222,7 @@ pub fn scope(b: &mut Bench) -> Result<(), BuildError> {
 ///
 /// The peers wait as ours does, on a one-shot slot that spins before it
 /// parks ([`oneshot`]), not on `std::sync::mpsc`, whose `recv` parks at once.
-pub fn roundtrip(b: &mut Bench) -> Result<(), BuildError> {
+pub fn roundtrip(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "pool.roundtrip";
     if !["rayon", "threadpool"].iter().any(|p| b.wants(NAME, p)) {
         return Ok(());
@@ -291,7 +291,7 @@ fn mix(x: u64) -> u64 {
 /// The sums wrap (`u64::wrapping_add`): a plain `sum::<u64>()` of these
 /// values overflows, which panics in a debug build. Wrapping addition is
 /// associative and commutative, so every side must reach the same total.
-pub fn map(b: &mut Bench) -> Result<(), BuildError> {
+pub fn map(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "pool.map";
     if !["rayon", "sequential"].iter().any(|p| b.wants(NAME, p)) {
         return Ok(());
@@ -335,7 +335,7 @@ pub fn map(b: &mut Bench) -> Result<(), BuildError> {
 
 /// Row 4: what per-task timing (`.timing(true)`, the default) costs on the
 /// submit_wait workload.
-pub fn stats_cost(b: &mut Bench) -> Result<(), BuildError> {
+pub fn stats_cost(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "pool.stats_cost";
     if !b.wants(NAME, "timing_off") {
         return Ok(());
@@ -369,7 +369,7 @@ pub fn stats_cost(b: &mut Bench) -> Result<(), BuildError> {
 /// task (inside the task, as `testing::chaos_point(None, ..)`, what the
 /// pool runs), `hooks_once` is the plain pool. The ratio less one is what
 /// the off hooks cost against a task round trip.
-pub fn chaos_off_cost(b: &mut Bench) -> Result<(), BuildError> {
+pub fn chaos_off_cost(b: &mut Bench) -> Result<(), PoolBuildError> {
     const NAME: &str = "pool.chaos_off_cost";
     if !b.wants(NAME, "hooks_once") {
         return Ok(());

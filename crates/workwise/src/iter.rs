@@ -357,7 +357,7 @@ impl Pool {
     ///     .map(Result::unwrap)
     ///     .collect();
     /// assert_eq!(lengths, [1, 2, 3]);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Cost
@@ -391,7 +391,7 @@ impl Pool {
     ///     .collect();
     /// squares.sort();
     /// assert_eq!(squares, [1, 4, 9, 16]);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn map_unordered<I, F, R>(&self, items: I, f: F) -> MapUnordered<'_, I::IntoIter, F, R>
     where
@@ -425,7 +425,7 @@ impl Pool {
 /// }
 /// seen.sort();
 /// assert_eq!(seen, [(0, 30), (1, 1), (2, 15)]);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn as_completed<T, I>(handles: I) -> AsCompleted<T>
 where
@@ -468,7 +468,7 @@ where
 /// let (index, handle) = pending.into_iter().next().unwrap();
 /// tx.send(()).unwrap();
 /// assert_eq!((index, handle.wait()), (1, Ok(2)));
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn as_completed_timeout<T, I>(handles: I, timeout: Duration) -> AsCompleted<T>
 where
@@ -503,7 +503,7 @@ impl<T> AsCompleted<T> {
     /// let rest = it.into_pending();
     /// assert_eq!(rest.len(), 1);
     /// assert_ne!(rest[0].0, first);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn into_pending(mut self) -> Vec<(usize, TaskHandle<T>)> {
         std::mem::take(&mut self.set.handles)
@@ -699,7 +699,7 @@ impl<T> Completions<T> {
 /// let pool = workwise::Pool::io().build()?;
 /// let waited = wait(vec![pool.submit(|| 1)], None, ReturnWhen::AllCompleted);
 /// assert_eq!(waited.done.len(), 1);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -728,7 +728,7 @@ pub enum ReturnWhen {
 /// assert!(waited.pending.is_empty());
 /// let results: Vec<_> = waited.done.into_iter().map(|h| h.wait()).collect();
 /// assert_eq!(results, [Ok(1), Ok(2)]);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -765,7 +765,7 @@ pub struct Waited<T> {
 /// tx.send(()).unwrap();
 /// let first = waited.done.into_iter().next().unwrap();
 /// assert_eq!(first.wait(), Ok("fast"));
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn wait<T, I>(handles: I, timeout: Option<Duration>, when: ReturnWhen) -> Waited<T>
 where
