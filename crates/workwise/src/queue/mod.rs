@@ -281,8 +281,9 @@ impl<T> Queue<T> {
     }
 
     /// Closes the queue: later puts are refused and hand their item back,
-    /// getters take what is left and then get [`GetError::Closed`]. Returns
-    /// whether this call closed it.
+    /// getters take what is left and then fail with `Closed`
+    /// ([`GetError::Closed`], [`TryGetError::Closed`],
+    /// [`GetTimeoutError::Closed`]). Returns whether this call closed it.
     ///
     /// # Examples
     ///
