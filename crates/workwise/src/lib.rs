@@ -41,7 +41,7 @@
 //!
 //! let squares: Vec<u32> = pool.map(1..=3u32, |x| x * x).map(Result::unwrap).collect();
 //! assert_eq!(squares, [1, 4, 9]);
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Dropping `pool` finishes its queued tasks and joins its threads.
@@ -115,7 +115,7 @@
 //! });
 //! assert_eq!(page.wait(), Ok(200));
 //! # }
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! `examples/logging.rs` is a whole program; `cargo run -p workwise
@@ -184,12 +184,22 @@ pub use limit::{
 pub use par::{collected, Collected, IntoParSource, Par, ParSource};
 pub use policy::{Policy, PolicyBuildError, PolicyBuilder, PolicyError};
 pub use pool::{
-    BuildError, Pool, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TimeHistogram,
+    Pool, PoolBuildError, PoolBuilder, PoolStats, Scope, TaskError, TaskHandle, TimeHistogram,
     TrySubmitError, MAX_HELP_DEPTH, MAX_THREADS,
 };
 pub use queue::{
-    ConsumerReport, GetError, Item, JoinTimeoutError, OwnedItem, PutError, PutTimeoutError, Queue,
-    QueueError, QueueStats, TryPutError,
+    ConsumerReport, GetError, GetTimeoutError, Item, JoinTimeoutError, OwnedItem, PutError,
+    PutTimeoutError, Queue, QueueBuildError, QueueStats, TryGetError, TryPutError,
 };
 pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
 pub use workload::{available_cores, Workload};
+
+/// The old name of [`PoolBuildError`], kept so that code written against it
+/// still builds.
+#[deprecated(note = "renamed to PoolBuildError")]
+pub type BuildError = PoolBuildError;
+
+/// The old name of [`QueueBuildError`], kept so that code written against it
+/// still builds.
+#[deprecated(note = "renamed to QueueBuildError")]
+pub type QueueError = QueueBuildError;

@@ -19,7 +19,7 @@ use std::fmt;
 ///
 /// let pool = Pool::for_workload(Workload::Io).build()?;
 /// assert_eq!(pool.max_workers(), Workload::Io.default_workers());
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use workwise::advice::Code;
-use workwise::aio::{self, BlockingDetector, TaskGroup, ZeroLimitError};
+use workwise::aio::{self, BlockingDetector, GatherBuildError, TaskGroup};
 use workwise::{Pool, TaskError};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -197,15 +197,20 @@ async fn gather_unordered_keeps_at_most_limit_in_flight() {
 #[test]
 fn a_zero_limit_is_an_error_that_says_what_to_do() {
     let futs = || (0..3).map(|i| async move { i });
-    assert_eq!(aio::gather_limited(futs(), 0).unwrap_err(), ZeroLimitError);
+    assert_eq!(
+        aio::gather_limited(futs(), 0).unwrap_err(),
+        GatherBuildError::ZeroLimit
+    );
     assert_eq!(
         aio::gather_unordered(futs(), 0).unwrap_err(),
-        ZeroLimitError
+        GatherBuildError::ZeroLimit
     );
     assert!(aio::map(0..3, 0, |i| async move { i }).is_err());
     assert!(aio::map_unordered(0..3, 0, |i| async move { i }).is_err());
     assert!(TaskGroup::<()>::with_limit(0).is_err());
-    assert!(ZeroLimitError.to_string().contains("pass at least 1"));
+    assert!(GatherBuildError::ZeroLimit
+        .to_string()
+        .contains("pass at least 1"));
 }
 
 #[tokio::test]
@@ -767,7 +772,7 @@ fn aio_types_are_send_and_sync() {
     type Futs = std::vec::IntoIter<Fut>;
     send_sync::<BlockingDetector>();
     send_sync::<aio::BlockingReport>();
-    send_sync::<ZeroLimitError>();
+    send_sync::<GatherBuildError>();
     send_sync::<TaskGroup<u8>>();
     send_sync::<aio::Task<u8>>();
     send_sync::<aio::RunBlocking<u8>>();

@@ -10,7 +10,7 @@ fn public_types_are_send_and_sync() {
     send_sync::<Pool>();
     send_sync::<PoolBuilder>();
     send_sync::<PoolStats>();
-    send_sync::<BuildError>();
+    send_sync::<PoolBuildError>();
     send_sync::<TaskError>();
     send_sync::<Workload>();
     send_sync::<TaskHandle<u32>>();
@@ -35,7 +35,7 @@ fn public_types_are_send_and_sync() {
     send_sync::<ConsumerReport>();
     send_sync::<QueueStats>();
     send_sync::<GetError>();
-    send_sync::<QueueError>();
+    send_sync::<QueueBuildError>();
     send_sync::<JoinTimeoutError>();
     send::<PutError<u32>>();
     send::<TryPutError<u32>>();

@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use workwise::{BuildError, Pool, TaskError, TrySubmitError, Workload};
+use workwise::{Pool, PoolBuildError, TaskError, TrySubmitError, Workload};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -202,49 +202,49 @@ fn worker_threads_are_named_after_the_pool() {
 
 #[test]
 fn bad_configuration_is_a_clear_error() {
-    let cases: Vec<(Result<Pool, BuildError>, BuildError, &str)> = vec![
+    let cases: Vec<(Result<Pool, PoolBuildError>, PoolBuildError, &str)> = vec![
         (
             Pool::io().max_workers(0).build(),
-            BuildError::ZeroWorkers,
+            PoolBuildError::ZeroWorkers,
             "at least 1",
         ),
         (
             Pool::cpu().queue_capacity(0).build(),
-            BuildError::ZeroCapacity,
+            PoolBuildError::ZeroCapacity,
             "at least 1",
         ),
         (
             Pool::io().stack_size(0).build(),
-            BuildError::ZeroStackSize,
+            PoolBuildError::ZeroStackSize,
             "more than 0",
         ),
         (
             Pool::io().keep_alive(Duration::ZERO).build(),
-            BuildError::ZeroKeepAlive,
+            PoolBuildError::ZeroKeepAlive,
             "more than zero",
         ),
         (
             Pool::cpu().keep_alive(Duration::from_secs(1)).build(),
-            BuildError::KeepAliveOnFixedPool,
+            PoolBuildError::KeepAliveOnFixedPool,
             "remove keep_alive",
         ),
         (
             Pool::io().max_workers(1_000_000).build(),
-            BuildError::TooManyWorkers {
+            PoolBuildError::TooManyWorkers {
                 requested: 1_000_000,
             },
             "async runtime",
         ),
         (
             Pool::for_workload(Workload::Async).build(),
-            BuildError::NotAThreadPool {
+            PoolBuildError::NotAThreadPool {
                 workload: Workload::Async,
             },
             "tokio",
         ),
         (
             Pool::for_workload(Workload::Process).build(),
-            BuildError::NotAThreadPool {
+            PoolBuildError::NotAThreadPool {
                 workload: Workload::Process,
             },
             "Pool::cpu()",
@@ -502,7 +502,7 @@ fn a_second_concurrent_shutdown_waits_for_the_drain_and_loses_nothing() {
 fn a_stack_size_the_os_refuses_fails_the_build() {
     for size in [1usize << 46, usize::MAX / 2, usize::MAX] {
         match Pool::io().stack_size(size).build() {
-            Err(BuildError::Spawn { message }) => assert!(!message.is_empty()),
+            Err(PoolBuildError::Spawn { message }) => assert!(!message.is_empty()),
             Err(other) => panic!("stack {size}: unexpected error {other}"),
             Ok(pool) => {
                 // Where the OS does accept it, tasks must run.

@@ -619,7 +619,7 @@ mod linux {
         both::<Task<u8, u8>>();
         both::<workwise::process::ProcessStats>();
         both::<workwise::process::WorkerMemory>();
-        both::<workwise::process::BuildError>();
+        both::<workwise::process::ProcessBuildError>();
         both::<workwise::process::ProcessPoolBuilder>();
     }
 

@@ -9,7 +9,10 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use workwise::{GetError, Pool, PutTimeoutError, Queue, QueueError, TaskError, TryPutError};
+use workwise::{
+    GetError, GetTimeoutError, Pool, PutError, PutTimeoutError, Queue, QueueBuildError, TaskError,
+    TryGetError, TryPutError,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -73,7 +76,7 @@ fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) ->
 #[test]
 fn zero_capacity_is_a_clear_error() {
     let err = Queue::<u8>::bounded(0).unwrap_err();
-    assert_eq!(err, QueueError::ZeroCapacity);
+    assert_eq!(err, QueueBuildError::ZeroCapacity);
     assert!(err.to_string().contains("Queue::unbounded()"));
 }
 
@@ -114,7 +117,7 @@ fn huge_capacities_are_served_without_panic_or_abort() {
             assert_eq!(q.len(), 1001);
             let out: Vec<i32> = (0..1001).map(|_| q.get().unwrap().into_inner()).collect();
             assert_eq!(out, (0..=1000).collect::<Vec<_>>());
-            assert_eq!(q.try_get().unwrap_err(), GetError::Empty);
+            assert_eq!(q.try_get().unwrap_err(), TryGetError::Empty);
             q.join_timeout(LONG).unwrap();
         }
     });
@@ -221,10 +224,10 @@ fn a_full_queue_refuses_try_put_and_times_out_put() {
 #[test]
 fn an_empty_queue_refuses_try_get_and_times_out_get() {
     let q = Queue::<u8>::bounded(2).unwrap();
-    assert_eq!(q.try_get().unwrap_err(), GetError::Empty);
+    assert_eq!(q.try_get().unwrap_err(), TryGetError::Empty);
     assert_eq!(
         q.get_timeout(Duration::from_millis(10)).unwrap_err(),
-        GetError::Timeout
+        GetTimeoutError::Timeout
     );
 }
 
@@ -320,7 +323,7 @@ fn close_refuses_puts_with_the_item_and_lets_consumers_drain() {
     assert_eq!(q.get().unwrap().as_str(), "a");
     assert_eq!(q.get().unwrap().as_str(), "b");
     assert_eq!(q.get().unwrap_err(), GetError::Closed);
-    assert_eq!(q.try_get().unwrap_err(), GetError::Closed);
+    assert_eq!(q.try_get().unwrap_err(), TryGetError::Closed);
     q.join();
 }
 
@@ -986,4 +989,69 @@ fn an_owned_item_keeps_its_queue_alive_and_is_dropped_once() {
     thread::spawn(move || drop(item)).join().unwrap();
     // The item, then the queue with the one left in it.
     assert_eq!(drops.load(Ordering::SeqCst), 2);
+}
+
+/// crossbeam's grid: each get and put returns an error with only the
+/// variants that call can fail with, for both kinds of item and the async
+/// calls, and a blocking call's error converts into its kin's.
+#[test]
+fn each_get_and_put_fails_only_with_its_own_errors() {
+    let q = Queue::<u8>::bounded(1).unwrap();
+    let short = Duration::from_millis(5);
+    assert_eq!(q.try_get().unwrap_err(), TryGetError::Empty);
+    assert_eq!(q.try_get_owned().unwrap_err(), TryGetError::Empty);
+    assert_eq!(q.get_timeout(short).unwrap_err(), GetTimeoutError::Timeout);
+    assert_eq!(
+        q.get_owned_timeout(short).unwrap_err(),
+        GetTimeoutError::Timeout
+    );
+    q.put(1).unwrap();
+    assert!(matches!(q.try_put(2), Err(TryPutError::Full(2))));
+    assert!(matches!(
+        q.put_timeout(3, short),
+        Err(PutTimeoutError::Timeout(3))
+    ));
+    drop(q.get().unwrap());
+    q.close();
+    assert_eq!(q.get().unwrap_err(), GetError::Closed);
+    assert_eq!(q.get_owned().unwrap_err(), GetError::Closed);
+    assert_eq!(q.try_get().unwrap_err(), TryGetError::Closed);
+    assert_eq!(q.try_get_owned().unwrap_err(), TryGetError::Closed);
+    assert_eq!(q.get_timeout(LONG).unwrap_err(), GetTimeoutError::Closed);
+    assert_eq!(
+        q.get_owned_timeout(LONG).unwrap_err(),
+        GetTimeoutError::Closed
+    );
+    assert!(matches!(q.put(4), Err(PutError::Closed(4))));
+    assert!(matches!(q.try_put(5), Err(TryPutError::Closed(5))));
+    assert!(matches!(
+        q.put_timeout(6, LONG),
+        Err(PutTimeoutError::Closed(6))
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert_eq!(q.get_async().await.unwrap_err(), GetError::Closed);
+        assert_eq!(q.get_owned_async().await.unwrap_err(), GetError::Closed);
+        assert!(matches!(q.put_async(7).await, Err(PutError::Closed(7))));
+    });
+    // A blocking call's error is one of its kin's.
+    assert_eq!(TryGetError::from(GetError::Closed), TryGetError::Closed);
+    assert_eq!(
+        GetTimeoutError::from(GetError::Closed),
+        GetTimeoutError::Closed
+    );
+    assert!(matches!(
+        TryPutError::from(PutError::Closed(8)),
+        TryPutError::Closed(8)
+    ));
+    assert!(matches!(
+        PutTimeoutError::from(PutError::Closed(9)),
+        PutTimeoutError::Closed(9)
+    ));
+    // Each says what to do.
+    assert!(TryGetError::Empty.to_string().contains("try again later"));
+    assert!(GetTimeoutError::Timeout.to_string().contains("wait longer"));
+    assert!(GetError::Closed.to_string().contains("stop consuming"));
 }

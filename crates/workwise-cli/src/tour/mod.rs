@@ -196,7 +196,7 @@ pub(crate) enum TourError {
     /// The embedded HTTP server could not start.
     Server(StartError),
     /// A pool could not be built.
-    Pool(workwise::BuildError),
+    Pool(workwise::PoolBuildError),
     /// Something a scenario needs did not work before any timing began.
     Setup(String),
     /// Writing the table or JSON lines failed.

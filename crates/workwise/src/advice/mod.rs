@@ -53,7 +53,7 @@
 //!     }
 //!     x
 //! }
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 
 mod loops;

@@ -38,7 +38,7 @@ pub(crate) fn watch(object: Weak<dyn Watched>) {
 ///     std::time::Duration::from_secs(30),
 /// )
 /// .expect("the dropped panic is reported");
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn report() -> Vec<Advice> {
     let live: Vec<_> = {

@@ -127,7 +127,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(advice.iter().any(|a| a.code == Code::W01), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: the same work on the CPU pool (or with
@@ -155,7 +155,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W01), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W02: I/O-bound work on the CPU pool
@@ -188,7 +188,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(advice.iter().any(|a| a.code == Code::W02), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: waiting work on the I/O pool.
@@ -207,7 +207,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W02), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W03: a blocking call in an async task
@@ -271,7 +271,7 @@
 //!     .unwrap();
 //! # });
 //! assert!(!detector.advice().iter().any(|a| a.code == Code::W03));
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W04: too many workers
@@ -313,7 +313,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(advice.iter().any(|a| a.code == Code::W04), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Wrong too: far more computing threads than cores.
@@ -341,7 +341,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(advice.iter().any(|a| a.code == Code::W04), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: a pool sized to what runs at once.
@@ -362,7 +362,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W04), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W05: tiny tasks
@@ -396,7 +396,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(advice.iter().any(|a| a.code == Code::W05), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: the same items through [`Pool::par_map`](crate::Pool::par_map),
@@ -413,7 +413,7 @@
 //! assert_eq!(out.len(), 5_000);
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W05), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W06: the pool's size is the limit
@@ -455,7 +455,7 @@
 //! let w06 = advice.iter().find(|a| a.code == Code::W06).expect("W06");
 //! assert_eq!(w06.severity, Severity::Info);
 //! assert!(w06.fix.contains("max_workers("), "{w06}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: a pool large enough for its waits.
@@ -474,7 +474,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W06), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W07: a queue that does not keep up
@@ -560,7 +560,7 @@
 //! let advice = pool.advice();
 //! let w08 = advice.iter().find(|a| a.code == Code::W08).expect("W08");
 //! assert_eq!(w08.figure("lost_panics"), Some(1.0));
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: keep the handle and read it (or catch the error inside the task
@@ -578,7 +578,7 @@
 //! pool.shutdown();
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W08), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W09: concurrency that does not pay
@@ -614,7 +614,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(advice.iter().any(|a| a.code == Code::W09), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: submit everything, then wait (or use
@@ -635,7 +635,7 @@
 //! }
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W09), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W10: a task that may hang
@@ -681,7 +681,7 @@
 //!     Duration::from_secs(30),
 //! )
 //! .expect("W10 once the task has run for a second");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! Right: the call that may hang has its own timeout, so the task ends by
@@ -707,7 +707,7 @@
 //! assert_eq!(bounded.wait(), Ok(None)); // timed out, the worker is free
 //! let advice = pool.advice();
 //! assert!(!advice.iter().any(|a| a.code == Code::W10), "{advice:?}");
-//! # Ok::<(), workwise::BuildError>(())
+//! # Ok::<(), workwise::PoolBuildError>(())
 //! ```
 //!
 //! # W11: large arguments copied into worker processes

@@ -31,7 +31,7 @@ use crate::pool::{Pool, TaskError, TaskHandle};
 /// .await;
 /// assert_eq!(n, Ok(42));
 /// # });
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 ///
 /// # Errors
@@ -66,7 +66,7 @@ where
 /// let fut: aio::RunBlocking<u8> = aio::run_blocking(&pool, || 7);
 /// assert_eq!(fut.await, Ok(7));
 /// # });
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 ///
 /// # Cancel safety

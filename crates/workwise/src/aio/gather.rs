@@ -15,7 +15,7 @@ use futures_core::Stream;
 use futures_util::future::JoinAll;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered, StreamExt};
 
-use super::ZeroLimitError;
+use super::GatherBuildError;
 
 /// Runs every future of `futures` concurrently and gives their outputs in
 /// input order.
@@ -106,13 +106,13 @@ impl<F: Future> Future for Gather<F> {
 ///     first.push(squares.next().await.unwrap());
 /// }
 /// assert_eq!(first, [0, 1, 4, 9, 16]);
-/// # Ok::<(), aio::ZeroLimitError>(())
+/// # Ok::<(), aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///
 /// # Errors
 ///
-/// [`ZeroLimitError`] when `limit` is 0.
+/// [`GatherBuildError`] when `limit` is 0.
 ///
 /// # Cancel safety
 ///
@@ -122,13 +122,13 @@ impl<F: Future> Future for Gather<F> {
 pub fn gather_limited<I>(
     futures: I,
     limit: usize,
-) -> Result<GatherLimited<I::IntoIter>, ZeroLimitError>
+) -> Result<GatherLimited<I::IntoIter>, GatherBuildError>
 where
     I: IntoIterator,
     I::Item: Future,
 {
     if limit == 0 {
-        return Err(ZeroLimitError);
+        return Err(GatherBuildError::ZeroLimit);
     }
     Ok(GatherLimited {
         iter: Some(futures.into_iter()),
@@ -158,13 +158,13 @@ where
 /// .collect()
 /// .await;
 /// assert_eq!(names, ["user-3", "user-1", "user-2"]);
-/// # Ok::<(), aio::ZeroLimitError>(())
+/// # Ok::<(), aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///
 /// # Errors
 ///
-/// [`ZeroLimitError`] when `limit` is 0.
+/// [`GatherBuildError`] when `limit` is 0.
 ///
 /// # Cancel safety
 ///
@@ -175,7 +175,7 @@ pub fn map<I, F, Fut>(
     input: I,
     limit: usize,
     f: F,
-) -> Result<GatherLimited<std::iter::Map<I::IntoIter, F>>, ZeroLimitError>
+) -> Result<GatherLimited<std::iter::Map<I::IntoIter, F>>, GatherBuildError>
 where
     I: IntoIterator,
     F: FnMut(I::Item) -> Fut,
@@ -198,13 +198,13 @@ where
 ///     .await;
 /// sums.sort();
 /// assert_eq!(sums, [1, 2, 3, 4]);
-/// # Ok::<(), aio::ZeroLimitError>(())
+/// # Ok::<(), aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///
 /// # Errors
 ///
-/// [`ZeroLimitError`] when `limit` is 0.
+/// [`GatherBuildError`] when `limit` is 0.
 ///
 /// # Cancel safety
 ///
@@ -213,13 +213,13 @@ where
 pub fn gather_unordered<I>(
     futures: I,
     limit: usize,
-) -> Result<GatherUnordered<I::IntoIter>, ZeroLimitError>
+) -> Result<GatherUnordered<I::IntoIter>, GatherBuildError>
 where
     I: IntoIterator,
     I::Item: Future,
 {
     if limit == 0 {
-        return Err(ZeroLimitError);
+        return Err(GatherBuildError::ZeroLimit);
     }
     Ok(GatherUnordered {
         iter: Some(futures.into_iter()),
@@ -242,13 +242,13 @@ where
 ///     .await;
 /// got.sort();
 /// assert_eq!(got, [1, 2]);
-/// # Ok::<(), aio::ZeroLimitError>(())
+/// # Ok::<(), aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///
 /// # Errors
 ///
-/// [`ZeroLimitError`] when `limit` is 0.
+/// [`GatherBuildError`] when `limit` is 0.
 ///
 /// # Cancel safety
 ///
@@ -258,7 +258,7 @@ pub fn map_unordered<I, F, Fut>(
     input: I,
     limit: usize,
     f: F,
-) -> Result<GatherUnordered<std::iter::Map<I::IntoIter, F>>, ZeroLimitError>
+) -> Result<GatherUnordered<std::iter::Map<I::IntoIter, F>>, GatherBuildError>
 where
     I: IntoIterator,
     F: FnMut(I::Item) -> Fut,
@@ -310,7 +310,7 @@ macro_rules! limited_stream {
             /// assert_eq!(s.next().await, Some(0));
             /// assert_eq!(s.next().await, Some(1));
             /// assert_eq!(s.next().await, None);
-            /// # Ok::<(), aio::ZeroLimitError>(())
+            /// # Ok::<(), aio::GatherBuildError>(())
             /// # }).unwrap();
             /// ```
             ///
@@ -332,7 +332,7 @@ macro_rules! limited_stream {
             /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
             #[doc = concat!("let all = aio::", $order, "((0..3).map(|i| async move { i }), 2)?.collect().await;")]
             /// assert_eq!(all.len(), 3);
-            /// # Ok::<(), aio::ZeroLimitError>(())
+            /// # Ok::<(), aio::GatherBuildError>(())
             /// # }).unwrap();
             /// ```
             ///
@@ -357,7 +357,7 @@ macro_rules! limited_stream {
             ///
             #[doc = concat!("let s = aio::", $order, "((0..9).map(|i| async move { i }), 4)?;")]
             /// assert_eq!(s.in_flight(), 0); // nothing is pulled before the first poll
-            /// # Ok::<(), aio::ZeroLimitError>(())
+            /// # Ok::<(), aio::GatherBuildError>(())
             /// ```
             pub fn in_flight(&self) -> usize {
                 self.in_flight.len()
@@ -425,7 +425,7 @@ macro_rules! limited_stream {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let s: aio::GatherLimited<_> = aio::gather_limited((0..3).map(|i| async move { i }), 2)?;
 /// assert_eq!(s.collect().await, [0, 1, 2]);
-/// # Ok::<(), aio::ZeroLimitError>(())
+/// # Ok::<(), aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///
@@ -454,7 +454,7 @@ where
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let s: aio::GatherUnordered<_> = aio::gather_unordered((0..3).map(|i| async move { i }), 2)?;
 /// assert_eq!(s.collect().await.len(), 3);
-/// # Ok::<(), aio::ZeroLimitError>(())
+/// # Ok::<(), aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///

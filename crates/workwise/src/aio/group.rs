@@ -26,7 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::detector::{BlockingDetector, TaskName};
-use super::ZeroLimitError;
+use super::GatherBuildError;
 use crate::pool::task::catch;
 use crate::pool::TaskError;
 
@@ -90,7 +90,7 @@ impl Fallible for () {
 /// }
 /// let results = group.join_all().await;
 /// assert_eq!(results, [Ok(10), Ok(20), Ok(30), Ok(40)]);
-/// # Ok::<(), workwise::aio::ZeroLimitError>(())
+/// # Ok::<(), workwise::aio::GatherBuildError>(())
 /// # }).unwrap();
 /// ```
 ///
@@ -184,15 +184,15 @@ impl<T: Send + 'static> TaskGroup<T> {
     /// let group: TaskGroup<()> = TaskGroup::with_limit(100)?;
     /// assert!(group.is_empty());
     /// assert!(TaskGroup::<()>::with_limit(0).is_err());
-    /// # Ok::<(), workwise::aio::ZeroLimitError>(())
+    /// # Ok::<(), workwise::aio::GatherBuildError>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// [`ZeroLimitError`] when `limit` is 0.
-    pub fn with_limit(limit: usize) -> Result<Self, ZeroLimitError> {
+    /// [`GatherBuildError`] when `limit` is 0.
+    pub fn with_limit(limit: usize) -> Result<Self, GatherBuildError> {
         if limit == 0 {
-            return Err(ZeroLimitError);
+            return Err(GatherBuildError::ZeroLimit);
         }
         let permits = limit.min(Semaphore::MAX_PERMITS);
         let mut group = Self::new();

@@ -31,7 +31,7 @@
 //! .await;
 //! assert_eq!(replies.len(), 100);
 //! assert_eq!(replies[21], Ok(42));
-//! # Ok::<(), aio::ZeroLimitError>(())
+//! # Ok::<(), aio::GatherBuildError>(())
 //! # }).unwrap();
 //! ```
 
@@ -54,29 +54,43 @@ pub use gather::{
 pub use group::{Fallible, TaskGroup};
 pub use timeout::{timeout, Timeout};
 
-/// A concurrency limit of 0 was given: nothing could ever run.
+/// Why a limited gather ([`gather_limited`], [`gather_unordered`], [`map`],
+/// [`map_unordered`]) or a [`TaskGroup::with_limit`] could not be built; its
+/// message says what to do instead.
 ///
 /// # Examples
 ///
 /// ```
-/// use workwise::aio;
+/// use workwise::aio::{self, GatherBuildError};
 ///
 /// let err = aio::gather_limited((0..3).map(|i| async move { i }), 0).unwrap_err();
+/// assert_eq!(err, GatherBuildError::ZeroLimit);
 /// assert!(err.to_string().contains("at least 1"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZeroLimitError;
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GatherBuildError {
+    /// A concurrency limit of 0: nothing could ever run.
+    ZeroLimit,
+}
 
-impl fmt::Display for ZeroLimitError {
+impl fmt::Display for GatherBuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "a concurrency limit of 0 would never run anything: pass at least 1 \
-             (for example the number of connections the server allows)",
-        )
+        match self {
+            GatherBuildError::ZeroLimit => f.write_str(
+                "a concurrency limit of 0 would never run anything: pass at least 1 \
+                 (for example the number of connections the server allows)",
+            ),
+        }
     }
 }
 
-impl std::error::Error for ZeroLimitError {}
+impl std::error::Error for GatherBuildError {}
+
+/// The old name of [`GatherBuildError`], kept so that code that names the
+/// type still builds (the value is now [`GatherBuildError::ZeroLimit`]).
+#[deprecated(note = "renamed to GatherBuildError (the value is GatherBuildError::ZeroLimit)")]
+pub type ZeroLimitError = GatherBuildError;
 
 /// The message of a task that found no tokio runtime to run on.
 const NO_RUNTIME: &str = "there is no tokio runtime here: call this from inside one \

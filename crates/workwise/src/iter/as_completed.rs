@@ -26,7 +26,7 @@ use crate::pool::task::{TaskError, TaskHandle};
 /// }
 /// seen.sort();
 /// assert_eq!(seen, [(0, 30), (1, 1), (2, 15)]);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn as_completed<T, I>(handles: I) -> AsCompleted<T>
 where
@@ -74,7 +74,7 @@ where
 /// let (index, handle) = pending.into_iter().next().unwrap();
 /// tx.send(()).unwrap();
 /// assert_eq!((index, handle.wait()), (1, Ok(2)));
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn as_completed_timeout<T, I>(handles: I, timeout: Duration) -> AsCompleted<T>
 where
@@ -109,7 +109,7 @@ impl<T> AsCompleted<T> {
     /// let rest = it.into_pending();
     /// assert_eq!(rest.len(), 1);
     /// assert_ne!(rest[0].0, first);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn into_pending(mut self) -> Vec<(usize, TaskHandle<T>)> {
         std::mem::take(&mut self.set.handles)

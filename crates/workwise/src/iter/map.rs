@@ -324,7 +324,7 @@ impl Pool {
     ///     .map(Result::unwrap)
     ///     .collect();
     /// assert_eq!(lengths, [1, 2, 3]);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Cost
@@ -358,7 +358,7 @@ impl Pool {
     ///     .collect();
     /// squares.sort();
     /// assert_eq!(squares, [1, 4, 9, 16]);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn map_unordered<I, F, R>(&self, items: I, f: F) -> MapUnordered<'_, I::IntoIter, F, R>
     where

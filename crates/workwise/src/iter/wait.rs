@@ -18,7 +18,7 @@ use {crate::pool::task::TaskError, std::time::Instant};
 /// let pool = workwise::Pool::io().build()?;
 /// let waited = wait(vec![pool.submit(|| 1)], None, ReturnWhen::AllCompleted);
 /// assert_eq!(waited.done.len(), 1);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -47,7 +47,7 @@ pub enum ReturnWhen {
 /// assert!(waited.pending.is_empty());
 /// let results: Vec<_> = waited.done.into_iter().map(|h| h.wait()).collect();
 /// assert_eq!(results, [Ok(1), Ok(2)]);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -84,7 +84,7 @@ pub struct Waited<T> {
 /// tx.send(()).unwrap();
 /// let first = waited.done.into_iter().next().unwrap();
 /// assert_eq!(first.wait(), Ok("fast"));
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub fn wait<T, I>(handles: I, timeout: Option<Duration>, when: ReturnWhen) -> Waited<T>
 where

@@ -93,7 +93,7 @@ impl Pool {
     /// assert_eq!(out[0], Ok(10));
     /// assert!(out[1].is_err());
     /// assert_eq!(out[2], Ok(5));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     #[track_caller]
     pub fn par_map_results<S, F, R>(&self, items: S, f: F) -> Vec<Result<R, TaskError>>
@@ -252,7 +252,7 @@ impl Par<'_> {
     /// let cpu = workwise::Pool::cpu().build()?;
     /// let out = cpu.with_chunk_size(1).par_map_results(vec![1u8, 2], |x| x * 3);
     /// assert_eq!(out, [Ok(3), Ok(6)]);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     #[track_caller]
     pub fn par_map_results<S, F, R>(&self, items: S, f: F) -> Vec<Result<R, TaskError>>

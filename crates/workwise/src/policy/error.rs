@@ -128,7 +128,7 @@ pub enum PolicyBuildError {
     /// `attempt_timeout(Duration::ZERO)`.
     ZeroTimeout,
     /// The pool that runs timed sync attempts could not start.
-    Pool(crate::pool::BuildError),
+    Pool(crate::pool::PoolBuildError),
     /// A part runs on another clock type than the others.
     ClockMismatch {
         /// The setter of the part that differs: `"rate_limit"`,

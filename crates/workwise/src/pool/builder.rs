@@ -30,7 +30,7 @@ const DEFAULT_CAPACITY_PER_WORKER: usize = 1024;
 ///     .keep_alive(Duration::from_secs(5))
 ///     .build()?;
 /// assert_eq!(pool.max_workers(), 16);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
@@ -137,7 +137,7 @@ impl PoolBuilder {
     /// let handles: Vec<_> = (0..20).map(|i| pool.submit(move || i)).collect();
     /// let sum: i32 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
     /// assert_eq!(sum, 190);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Cost
@@ -153,24 +153,24 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] that says what to change: zero or too many workers,
+    /// A [`PoolBuildError`] that says what to change: zero or too many workers,
     /// zero capacity, stack size or keep-alive, a keep-alive on a fixed pool,
     /// a workload that is not served by a thread pool, or a thread the OS
     /// refused to start.
-    pub fn build(self) -> Result<Pool, BuildError> {
+    pub fn build(self) -> Result<Pool, PoolBuildError> {
         let flavor = match self.workload {
             Workload::Io | Workload::Sequential => Flavor::Elastic,
             Workload::Cpu => Flavor::Fixed,
-            w => return Err(BuildError::NotAThreadPool { workload: w }),
+            w => return Err(PoolBuildError::NotAThreadPool { workload: w }),
         };
         let max_workers = self
             .max_workers
             .unwrap_or_else(|| self.workload.default_workers());
         if max_workers == 0 {
-            return Err(BuildError::ZeroWorkers);
+            return Err(PoolBuildError::ZeroWorkers);
         }
         if max_workers > MAX_THREADS {
-            return Err(BuildError::TooManyWorkers {
+            return Err(PoolBuildError::TooManyWorkers {
                 requested: max_workers,
             });
         }
@@ -178,14 +178,14 @@ impl PoolBuilder {
             .queue_capacity
             .unwrap_or(DEFAULT_CAPACITY_PER_WORKER.saturating_mul(max_workers));
         if capacity == 0 {
-            return Err(BuildError::ZeroCapacity);
+            return Err(PoolBuildError::ZeroCapacity);
         }
         if self.stack_size == Some(0) {
-            return Err(BuildError::ZeroStackSize);
+            return Err(PoolBuildError::ZeroStackSize);
         }
         let keep_alive = match (flavor, self.keep_alive) {
-            (_, Some(d)) if d.is_zero() => return Err(BuildError::ZeroKeepAlive),
-            (Flavor::Fixed, Some(_)) => return Err(BuildError::KeepAliveOnFixedPool),
+            (_, Some(d)) if d.is_zero() => return Err(PoolBuildError::ZeroKeepAlive),
+            (Flavor::Fixed, Some(_)) => return Err(PoolBuildError::KeepAliveOnFixedPool),
             (Flavor::Fixed, None) => None,
             (Flavor::Elastic, k) => Some(k.unwrap_or(Duration::from_secs(60))),
         };
@@ -204,7 +204,7 @@ impl PoolBuilder {
             chaos: self.chaos.or_else(crate::testing::chaos_from_env_once),
             serves_calls: self.serves_calls,
         };
-        let registry = Registry::start(cfg).map_err(|e| BuildError::Spawn {
+        let registry = Registry::start(cfg).map_err(|e| PoolBuildError::Spawn {
             message: e.to_string(),
         })?;
         Ok(Pool {
@@ -219,15 +219,15 @@ impl PoolBuilder {
 /// # Examples
 ///
 /// ```
-/// use workwise::{BuildError, Pool};
+/// use workwise::{PoolBuildError, Pool};
 ///
 /// let err = Pool::io().max_workers(0).build().unwrap_err();
-/// assert_eq!(err, BuildError::ZeroWorkers);
+/// assert_eq!(err, PoolBuildError::ZeroWorkers);
 /// assert!(err.to_string().contains("at least 1"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BuildError {
+pub enum PoolBuildError {
     /// `max_workers(0)`.
     ZeroWorkers,
     /// More than [`MAX_THREADS`] workers.
@@ -255,32 +255,32 @@ pub enum BuildError {
     },
 }
 
-impl fmt::Display for BuildError {
+impl fmt::Display for PoolBuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::ZeroWorkers => f.write_str(
+            PoolBuildError::ZeroWorkers => f.write_str(
                 "max_workers must be at least 1: leave it unset for the workload's default",
             ),
-            BuildError::TooManyWorkers { requested } => write!(
+            PoolBuildError::TooManyWorkers { requested } => write!(
                 f,
                 "{requested} threads is more than {MAX_THREADS}: each costs memory and scheduling; \
                  for thousands of waits use an async runtime, for CPU work use Pool::cpu()"
             ),
-            BuildError::ZeroCapacity => f.write_str(
+            PoolBuildError::ZeroCapacity => f.write_str(
                 "queue_capacity must be at least 1: leave it unset for 1024 places per worker",
             ),
-            BuildError::ZeroStackSize => {
+            PoolBuildError::ZeroStackSize => {
                 f.write_str("stack_size must be more than 0 bytes: leave it unset for the default")
             }
-            BuildError::ZeroKeepAlive => f.write_str(
+            PoolBuildError::ZeroKeepAlive => f.write_str(
                 "keep_alive must be more than zero: idle threads would exit at once and be \
                  restarted for every task; leave it unset for 60 s",
             ),
-            BuildError::KeepAliveOnFixedPool => f.write_str(
+            PoolBuildError::KeepAliveOnFixedPool => f.write_str(
                 "keep_alive applies to Pool::io(), whose threads come and go; \
                  Pool::cpu() keeps one thread per core for its whole life: remove keep_alive",
             ),
-            BuildError::NotAThreadPool { workload } => match workload {
+            PoolBuildError::NotAThreadPool { workload } => match workload {
                 Workload::Async => f.write_str(
                     "async work (thousands of waits) belongs on an async runtime such as tokio, \
                      not a thread pool: await TaskHandles from it, and use Pool::io() for blocking calls",
@@ -291,7 +291,7 @@ impl fmt::Display for BuildError {
                 ),
                 other => write!(f, "the {other} workload has no thread pool"),
             },
-            BuildError::Spawn { message } => write!(
+            PoolBuildError::Spawn { message } => write!(
                 f,
                 "the operating system refused to start a worker thread ({message}): \
                  lower max_workers or stack_size"
@@ -300,4 +300,4 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl std::error::Error for BuildError {}
+impl std::error::Error for PoolBuildError {}

@@ -6,7 +6,7 @@
 //! lives, with the protocol rules it owns (numbered across the directory):
 //!
 //! - `mod.rs`: [`Pool`], the facade users see.
-//! - `builder.rs`: [`PoolBuilder`] and [`BuildError`]: sizes and checks.
+//! - `builder.rs`: [`PoolBuilder`] and [`PoolBuildError`]: sizes and checks.
 //! - `registry.rs`: one pool's shared state: queues, workers, spawning,
 //!   shutdown (rules 9, 11-13).
 //! - `capacity.rs`: the bounded queue's places and the line of blocked
@@ -38,7 +38,7 @@ mod worker;
 use std::fmt;
 use std::time::Instant;
 
-pub use builder::{BuildError, PoolBuilder, MAX_THREADS};
+pub use builder::{PoolBuildError, PoolBuilder, MAX_THREADS};
 use capacity::Refused;
 use registry::Registry;
 pub use scope::Scope;
@@ -62,7 +62,7 @@ use std::sync::Arc;
 /// let pool = workwise::Pool::cpu().build()?;
 /// pool.submit(|| ()).wait().unwrap();
 /// assert!(pool.stats().deepest_help <= workwise::MAX_HELP_DEPTH as u64);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub const MAX_HELP_DEPTH: usize = 32;
 
@@ -89,7 +89,7 @@ const MAX_ROUND_TRIP_NS: u64 = 1_000_000;
 /// let handles: Vec<_> = (1..=3).map(|i| pool.submit(move || i * 10)).collect();
 /// let total: i32 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
 /// assert_eq!(total, 60);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub struct Pool {
     registry: Arc<Registry>,
@@ -119,7 +119,7 @@ impl fmt::Debug for Pool {
 ///     Err(TrySubmitError::Closed(task)) => assert_eq!(task(), 1),
 ///     _ => panic!("a shut-down pool takes no work"),
 /// }
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[non_exhaustive]
 pub enum TrySubmitError<F> {
@@ -180,7 +180,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::io().build()?;
     /// assert_eq!(pool.submit(|| "waited").wait(), Ok("waited"));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn io() -> PoolBuilder {
         PoolBuilder::new(Workload::Io)
@@ -194,7 +194,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::cpu().build()?;
     /// assert_eq!(pool.max_workers(), workwise::available_cores());
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Warning
@@ -206,7 +206,7 @@ impl Pool {
     }
 
     /// A builder for the pool that suits `workload`; `Async` and `Process`
-    /// give a [`BuildError`] that names the right tool.
+    /// give a [`PoolBuildError`] that names the right tool.
     ///
     /// # Examples
     ///
@@ -216,7 +216,7 @@ impl Pool {
     /// let one = Pool::for_workload(Workload::Sequential).build()?;
     /// assert_eq!(one.max_workers(), 1);
     /// assert!(Pool::for_workload(Workload::Async).build().is_err());
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn for_workload(workload: Workload) -> PoolBuilder {
         PoolBuilder::new(workload)
@@ -236,7 +236,7 @@ impl Pool {
     /// let pool = workwise::Pool::cpu().build()?;
     /// let h = pool.submit(|| (1..=10).sum::<u32>());
     /// assert_eq!(h.wait(), Ok(55));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Cost
@@ -278,7 +278,7 @@ impl Pool {
     /// tx.send(()).unwrap();
     /// assert!(running.wait().is_ok());
     /// assert_eq!(queued.wait(), Ok(2));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Errors
@@ -309,7 +309,7 @@ impl Pool {
     /// let pool = workwise::Pool::io().name("fetch").build()?;
     /// let page = pool.submit_named("GET /index", || "<html>");
     /// assert_eq!(page.wait(), Ok("<html>"));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn submit_named<F, T>(
         &self,
@@ -374,7 +374,7 @@ impl Pool {
     /// pool.shutdown();
     /// assert_eq!(h.wait(), Ok(1));
     /// assert_eq!(pool.submit(|| 2).wait(), Err(TaskError::Closed));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn shutdown(&self) {
         self.registry.close(false);
@@ -413,7 +413,7 @@ impl Pool {
     /// }
     /// let advice = pool.advice();
     /// assert!(advice.iter().any(|a| a.code == Code::W09), "{advice:?}");
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn advice(&self) -> Vec<crate::advice::Advice> {
         if self.round_trip_ns() == 0 && !self.registry.capacity.is_closed() {
@@ -462,7 +462,7 @@ impl Pool {
     /// releaser.join().unwrap().unwrap();
     /// assert_eq!(running.wait(), Ok(Some(())));
     /// assert_eq!(queued.wait(), Err(TaskError::Cancelled));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn shutdown_now(&self) {
         self.registry.close(true);
@@ -492,7 +492,7 @@ impl Pool {
     /// let pool = workwise::Pool::io().build()?;
     /// pool.submit(|| ()).wait().unwrap();
     /// assert_eq!(pool.stats().completed, 1);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn stats(&self) -> PoolStats {
         self.registry.stats()
@@ -505,7 +505,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::io().max_workers(3).build()?;
     /// assert_eq!(pool.max_workers(), 3);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn max_workers(&self) -> usize {
         self.registry.cfg.max_workers
@@ -518,7 +518,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::cpu().name("render").build()?;
     /// assert_eq!(pool.name(), "render");
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn name(&self) -> &str {
         &self.registry.cfg.name
@@ -531,7 +531,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::cpu().build()?;
     /// assert_eq!(pool.workload(), workwise::Workload::Cpu);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn workload(&self) -> Workload {
         self.workload
@@ -544,7 +544,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::io().queue_capacity(10).build()?;
     /// assert_eq!(pool.queue_capacity(), 10);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn queue_capacity(&self) -> usize {
         self.registry.cfg.capacity
@@ -557,7 +557,7 @@ impl Pool {
     /// ```
     /// let pool = workwise::Pool::io().build()?;
     /// assert_eq!(pool.last_spawn_error(), None);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn last_spawn_error(&self) -> Option<String> {
         self.registry.spawn_error()

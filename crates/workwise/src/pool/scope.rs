@@ -78,7 +78,7 @@ impl<F> Guarded<F> {
 ///     handles.into_iter().map(|h| h.wait().unwrap()).sum::<usize>()
 /// });
 /// assert_eq!(total, 6);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub struct Scope<'scope, 'env: 'scope> {
     pool: &'scope Pool,
@@ -112,7 +112,7 @@ impl<'scope> Scope<'scope, '_> {
     ///     }
     /// });
     /// assert_eq!(counts, [0, 2, 4, 6]);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn submit<F, T>(&'scope self, f: F) -> TaskHandle<T>
     where
@@ -157,7 +157,7 @@ impl Pool {
     ///     a.wait().unwrap() + b.wait().unwrap()
     /// });
     /// assert_eq!(sum, 500_500);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn scope<'env, F, R>(&self, f: F) -> R
     where

@@ -30,7 +30,7 @@ use crossbeam_utils::CachePadded;
 /// let stats = pool.stats();
 /// assert_eq!(stats.submitted, 100);
 /// assert_eq!(stats.completed, 100);
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -178,7 +178,7 @@ const BUCKETS: usize = 164;
 /// let times = pool.stats().task_times;
 /// assert_eq!(times.count(), 20);
 /// assert!(times.median().unwrap() >= std::time::Duration::from_micros(800));
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TimeHistogram {

@@ -17,14 +17,14 @@ use crate::advice::{Emitted, Watched};
 /// # Examples
 ///
 /// ```
-/// use workwise::process::{BuildError, ProcessPool};
+/// use workwise::process::{ProcessBuildError, ProcessPool};
 ///
 /// let err = ProcessPool::builder().workers(0).build().unwrap_err();
-/// assert_eq!(err, BuildError::ZeroWorkers);
+/// assert_eq!(err, ProcessBuildError::ZeroWorkers);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum BuildError {
+pub enum ProcessBuildError {
     /// [`init`](super::init) was not called before the pool was built.
     NotInitialized,
     /// `workers(0)`.
@@ -48,28 +48,28 @@ pub enum BuildError {
     },
 }
 
-impl fmt::Display for BuildError {
+impl fmt::Display for ProcessBuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::NotInitialized => f.write_str(
+            ProcessBuildError::NotInitialized => f.write_str(
                 "workwise::process::init(&[..]) was not called: add it, listing your tasks, \
                  as the first line of main (workers are this binary run again)",
             ),
-            BuildError::ZeroWorkers => {
+            ProcessBuildError::ZeroWorkers => {
                 f.write_str("workers must be at least 1: leave it unset for one per core")
             }
-            BuildError::ZeroMaxTasks => f.write_str(
+            ProcessBuildError::ZeroMaxTasks => f.write_str(
                 "max_tasks_per_worker must be at least 1: leave it unset to never recycle",
             ),
-            BuildError::ZeroTimeout => {
+            ProcessBuildError::ZeroTimeout => {
                 f.write_str("timeout must be more than zero: leave it unset for no timeout")
             }
-            BuildError::FrameLimitTooSmall { requested, min } => write!(
+            ProcessBuildError::FrameLimitTooSmall { requested, min } => write!(
                 f,
                 "max_frame_bytes of {requested} is below the least of {min}: leave it unset \
                  for 256 MiB"
             ),
-            BuildError::Spawn { message } => write!(
+            ProcessBuildError::Spawn { message } => write!(
                 f,
                 "could not start a worker process ({message}): check that the binary still \
                  exists and that the process limit allows more"
@@ -78,7 +78,7 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl std::error::Error for BuildError {}
+impl std::error::Error for ProcessBuildError {}
 
 /// Configures a [`ProcessPool`]; from [`ProcessPool::builder`].
 ///
@@ -257,7 +257,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```no_run
-    /// fn main() -> Result<(), workwise::process::BuildError> {
+    /// fn main() -> Result<(), workwise::process::ProcessBuildError> {
     ///     workwise::process::init(&[]);
     ///     let pool = workwise::process::ProcessPool::builder().build()?;
     ///     # drop(pool);
@@ -267,31 +267,31 @@ impl ProcessPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] for a setting out of range, when
+    /// [`ProcessBuildError`] for a setting out of range, when
     /// [`init`](super::init) was not called, or (eager start) when a worker
     /// could not be started.
-    pub fn build(self) -> Result<ProcessPool, BuildError> {
+    pub fn build(self) -> Result<ProcessPool, ProcessBuildError> {
         let workers = match self.workers {
-            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(0) => return Err(ProcessBuildError::ZeroWorkers),
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         if self.max_tasks_per_worker == Some(0) {
-            return Err(BuildError::ZeroMaxTasks);
+            return Err(ProcessBuildError::ZeroMaxTasks);
         }
         if self.timeout == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroTimeout);
+            return Err(ProcessBuildError::ZeroTimeout);
         }
         if self.max_frame_bytes < frame::MIN_MAX_FRAME {
-            return Err(BuildError::FrameLimitTooSmall {
+            return Err(ProcessBuildError::FrameLimitTooSmall {
                 requested: self.max_frame_bytes,
                 min: frame::MIN_MAX_FRAME,
             });
         }
         if !super::initialized() {
-            return Err(BuildError::NotInitialized);
+            return Err(ProcessBuildError::NotInitialized);
         }
-        let exe = std::env::current_exe().map_err(|e| BuildError::Spawn {
+        let exe = std::env::current_exe().map_err(|e| ProcessBuildError::Spawn {
             message: format!("cannot find this binary: {e}"),
         })?;
         let shared = Arc::new(Shared {
@@ -332,7 +332,7 @@ impl ProcessPoolBuilder {
             match spawned {
                 Ok(handle) => lock(&pool.drivers).push(handle),
                 Err(e) => {
-                    return Err(BuildError::Spawn {
+                    return Err(ProcessBuildError::Spawn {
                         message: format!("cannot start a driver thread: {e}"),
                     })
                 }
@@ -342,7 +342,7 @@ impl ProcessPoolBuilder {
         if self.eager {
             for result in ready_rx.iter() {
                 if let Err(message) = result {
-                    return Err(BuildError::Spawn { message });
+                    return Err(ProcessBuildError::Spawn { message });
                 }
             }
         }

@@ -58,7 +58,12 @@ mod worker;
 
 use std::sync::OnceLock;
 
-pub use builder::{BuildError, ProcessPoolBuilder};
+pub use builder::{ProcessBuildError, ProcessPoolBuilder};
+
+/// The old name of [`ProcessBuildError`], kept so that code written
+/// against it still builds.
+#[deprecated(note = "renamed to ProcessBuildError")]
+pub type BuildError = ProcessBuildError;
 pub use pool::ProcessPool;
 pub use shared::SharedBytes;
 pub use stats::{ProcessStats, WorkerMemory};
@@ -75,7 +80,7 @@ static REGISTERED: OnceLock<Vec<&'static str>> = OnceLock::new();
 /// run again by a [`ProcessPool`], marked by an environment variable) it
 /// serves the listed tasks and never returns: whatever `main` does before
 /// `init` runs again in every worker, so nothing should come before it.
-/// Building a pool without `init` gives [`BuildError::NotInitialized`].
+/// Building a pool without `init` gives [`ProcessBuildError::NotInitialized`].
 ///
 /// # Examples
 ///

@@ -490,7 +490,7 @@ impl ProcessPool {
     /// # workwise::process::init(&[]);
     /// let pool = workwise::process::ProcessPool::builder().workers(2).build()?;
     /// assert_eq!(pool.stats().workers, 2);
-    /// # Ok::<(), workwise::process::BuildError>(())
+    /// # Ok::<(), workwise::process::ProcessBuildError>(())
     /// ```
     pub fn stats(&self) -> ProcessStats {
         self.shared.stats()
@@ -552,7 +552,7 @@ impl ProcessPool {
     /// # workwise::process::init(&[]);
     /// let pool = workwise::process::ProcessPool::builder().workers(2).eager(true).build()?;
     /// assert_eq!(pool.worker_pids().len(), 2);
-    /// # Ok::<(), workwise::process::BuildError>(())
+    /// # Ok::<(), workwise::process::ProcessBuildError>(())
     /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
         lock(&self.shared.pids).iter().flatten().copied().collect()
@@ -568,7 +568,7 @@ impl ProcessPool {
     /// let pool = workwise::process::ProcessPool::builder().workers(1).eager(true).build()?;
     /// let memory = pool.worker_memory();
     /// assert!(memory[0].private_bytes > 0);
-    /// # Ok::<(), workwise::process::BuildError>(())
+    /// # Ok::<(), workwise::process::ProcessBuildError>(())
     /// ```
     pub fn worker_memory(&self) -> Vec<WorkerMemory> {
         self.worker_pids()
@@ -595,7 +595,7 @@ impl ProcessPool {
     /// pool.shutdown();
     /// assert_eq!(h.wait(), Ok(1));
     /// assert_eq!(pool.submit(ID, 2).wait(), Err(workwise::TaskError::Closed));
-    /// # Ok::<(), workwise::process::BuildError>(())
+    /// # Ok::<(), workwise::process::ProcessBuildError>(())
     /// ```
     pub fn shutdown(&self) {
         lock(&self.shared.state).closed = true;
@@ -615,7 +615,7 @@ impl ProcessPool {
     /// # workwise::process::init(&[]);
     /// let pool = workwise::process::ProcessPool::builder().build()?;
     /// pool.shutdown_now();
-    /// # Ok::<(), workwise::process::BuildError>(())
+    /// # Ok::<(), workwise::process::ProcessBuildError>(())
     /// ```
     pub fn shutdown_now(&self) {
         let pending: Vec<Job> = {

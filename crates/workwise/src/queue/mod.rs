@@ -72,28 +72,33 @@
 
 mod advice;
 mod consume;
+mod done;
 mod error;
+mod get;
+mod item;
 mod items;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod put;
 mod signal;
 mod stats;
+mod wait;
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc as StdArc, Weak};
-use std::time::{Duration, Instant};
 
 use concurrent_queue::{PopError, PushError};
 
 pub use consume::ConsumerReport;
-pub use error::{GetError, JoinTimeoutError, PutError, PutTimeoutError, QueueError, TryPutError};
+pub use error::{
+    GetError, GetTimeoutError, JoinTimeoutError, PutError, PutTimeoutError, QueueBuildError,
+    TryGetError, TryPutError,
+};
+pub use item::{Item, OwnedItem};
 pub use stats::QueueStats;
 
 use crate::advice::{emit, watch, Advice, Watched};
-use crate::clock::deadline_after;
-use crate::sync::{fence, spin_until, Arc};
+use crate::sync::Arc;
 use items::Items;
 use signal::Signal;
 use stats::Figures;
@@ -140,7 +145,7 @@ struct Inner<T> {
 /// q.join();   // every item put so far is done
 /// q.close();  // the consumer drains what is left, then `get` fails
 /// assert_eq!(consumer.join().unwrap(), 55);
-/// # Ok::<(), workwise::QueueError>(())
+/// # Ok::<(), workwise::QueueBuildError>(())
 /// ```
 pub struct Queue<T> {
     inner: Arc<Inner<T>>,
@@ -183,12 +188,12 @@ impl<T> Queue<T> {
     /// assert_eq!(q.capacity(), Some(100));
     /// let big = workwise::Queue::<u64>::bounded(usize::MAX)?; // allocates as items come
     /// big.put(1).unwrap();
-    /// # Ok::<(), workwise::QueueError>(())
+    /// # Ok::<(), workwise::QueueBuildError>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// [`QueueError::ZeroCapacity`] for a capacity of 0.
+    /// [`QueueBuildError::ZeroCapacity`] for a capacity of 0.
     ///
     /// # Cost
     ///
@@ -196,9 +201,9 @@ impl<T> Queue<T> {
     /// `queue.*.cap100` and `queue.*.cap1024` show against
     /// crossbeam-channel. Above 1 MiB of slots, each put and get also
     /// updates a shared count of the slots in use.
-    pub fn bounded(capacity: usize) -> Result<Self, QueueError> {
+    pub fn bounded(capacity: usize) -> Result<Self, QueueBuildError> {
         if capacity == 0 {
-            return Err(QueueError::ZeroCapacity);
+            return Err(QueueBuildError::ZeroCapacity);
         }
         Ok(Self::with(Items::bounded(capacity), Some(capacity)))
     }
@@ -275,371 +280,10 @@ impl<T> Queue<T> {
         Ok(value)
     }
 
-    /// The guard that borrows the queue.
-    #[inline(always)]
-    fn item(&self, value: T) -> Item<'_, T> {
-        Item {
-            value,
-            done: Done {
-                inner: Some(&self.inner),
-            },
-        }
-    }
-
-    /// The guard that holds a handle to the queue.
-    #[inline(always)]
-    fn owned_item(&self, value: T) -> OwnedItem<T> {
-        OwnedItem {
-            value,
-            done: OwnedDone {
-                inner: Some(self.inner.clone()),
-            },
-        }
-    }
-
-    /// Puts `item` at the back, waiting while the queue is full.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::bounded(2)?;
-    /// q.put("a").unwrap();
-    /// assert_eq!(q.len(), 1);
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`PutError::Closed`] with the item if the queue is closed.
-    pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_until(item, None).map_err(|e| match e {
-            PushError::Closed(v) | PushError::Full(v) => PutError::Closed(v),
-        })
-    }
-
-    /// Like [`put`](Queue::put), waiting at most `timeout` for room.
-    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
-    /// no limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let q = workwise::Queue::bounded(1)?;
-    /// assert!(q.put_timeout(1, Duration::from_secs(1)).is_ok());
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`PutTimeoutError::Timeout`] or [`PutTimeoutError::Closed`], with the
-    /// item.
-    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
-        self.put_until(item, deadline_after(timeout))
-            .map_err(|e| match e {
-                PushError::Full(v) => PutTimeoutError::Timeout(v),
-                PushError::Closed(v) => PutTimeoutError::Closed(v),
-            })
-    }
-
-    /// Puts `item` if there is room right now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::bounded(1)?;
-    /// assert!(q.try_put(1).is_ok());
-    /// assert!(q.try_put(2).is_err());
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`TryPutError::Full`] or [`TryPutError::Closed`], with the item.
-    pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        self.try_push(item).map_err(|e| match e {
-            PushError::Full(v) => TryPutError::Full(v),
-            PushError::Closed(v) => TryPutError::Closed(v),
-        })
-    }
-
-    /// The blocking put: spin briefly, then sleep until a pop (rule 4).
-    fn put_until(&self, mut item: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
-        // Rule 8: timed from the first refusal to the return.
-        let mut _blocked = None;
-        loop {
-            match self.try_push(item) {
-                Err(PushError::Full(v)) => item = v,
-                done => return done,
-            }
-            _blocked.get_or_insert_with(|| self.inner.figures.blocked());
-            let items = &self.inner.items;
-            if spin_until(|| !items.is_full() || items.is_closed()) {
-                continue;
-            }
-            let listener = self.inner.popped.listen();
-            match self.try_push(item) {
-                Err(PushError::Full(v)) => item = v,
-                done => return done,
-            }
-            match deadline {
-                None => listener.wait(),
-                Some(d) => {
-                    if !listener.wait_deadline(d) {
-                        return self.try_push(item);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Takes the item at the front, waiting while the queue is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::bounded(4)?;
-    /// q.put(7).unwrap();
-    /// let item = q.get().unwrap();
-    /// assert_eq!(*item, 7);
-    /// assert_eq!(q.unfinished(), 1);
-    /// drop(item); // done
-    /// assert_eq!(q.unfinished(), 0);
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
-    pub fn get(&self) -> Result<Item<'_, T>, GetError> {
-        self.pop_until(None).map(|value| self.item(value))
-    }
-
-    /// Like [`get`](Queue::get), waiting at most `timeout`.
-    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
-    /// no limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use workwise::GetError;
-    ///
-    /// let q = workwise::Queue::<u8>::bounded(1)?;
-    /// assert_eq!(q.get_timeout(Duration::from_millis(5)).unwrap_err(), GetError::Timeout);
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Timeout`] or [`GetError::Closed`].
-    pub fn get_timeout(&self, timeout: Duration) -> Result<Item<'_, T>, GetError> {
-        self.pop_until(deadline_after(timeout))
-            .map(|value| self.item(value))
-    }
-
-    /// Takes the front item if there is one right now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workwise::GetError;
-    ///
-    /// let q = workwise::Queue::<u8>::unbounded();
-    /// assert_eq!(q.try_get().unwrap_err(), GetError::Empty);
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Empty`] or [`GetError::Closed`].
-    pub fn try_get(&self) -> Result<Item<'_, T>, GetError> {
-        self.try_pop()
-            .map(|value| self.item(value))
-            .map_err(pop_error)
-    }
-
-    /// Like [`get`](Queue::get), but the item holds a handle to the queue
-    /// instead of borrowing it: it can be moved to another thread or into a
-    /// pool task, and is marked done wherever it drops, also when that task
-    /// panics.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workwise::{Pool, Queue};
-    ///
-    /// let pool = Pool::io().build()?;
-    /// let q = Queue::bounded(4)?;
-    /// q.put(String::from("resize photo.jpg")).unwrap();
-    /// let item = q.get_owned().unwrap();
-    /// // The task owns the item, and marks it done when it drops it.
-    /// let task = pool.submit(move || item.len());
-    /// q.join(); // returns once the task has dropped the item
-    /// assert_eq!(task.wait()?, 16);
-    /// assert_eq!(q.unfinished(), 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
-    ///
-    /// # Cost
-    ///
-    /// What [`get`](Queue::get) costs, and a reference-count increment (the
-    /// handle) when the item is taken and a decrement when it is done.
-    pub fn get_owned(&self) -> Result<OwnedItem<T>, GetError> {
-        self.pop_until(None).map(|value| self.owned_item(value))
-    }
-
-    /// Like [`get_owned`](Queue::get_owned), waiting at most `timeout`.
-    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
-    /// no limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use workwise::GetError;
-    ///
-    /// let q = workwise::Queue::<u8>::bounded(1)?;
-    /// let err = q.get_owned_timeout(Duration::from_millis(5)).unwrap_err();
-    /// assert_eq!(err, GetError::Timeout);
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Timeout`] or [`GetError::Closed`].
-    pub fn get_owned_timeout(&self, timeout: Duration) -> Result<OwnedItem<T>, GetError> {
-        self.pop_until(deadline_after(timeout))
-            .map(|value| self.owned_item(value))
-    }
-
-    /// Like [`try_get`](Queue::try_get), with an [`OwnedItem`]: takes the
-    /// front item if there is one right now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use workwise::GetError;
-    ///
-    /// let q = workwise::Queue::unbounded();
-    /// assert_eq!(q.try_get_owned().unwrap_err(), GetError::Empty);
-    /// q.put(1).unwrap();
-    /// let item = q.try_get_owned().unwrap();
-    /// // Another thread marks it done.
-    /// std::thread::spawn(move || assert_eq!(*item, 1)).join().unwrap();
-    /// assert_eq!(q.unfinished(), 0);
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Empty`] or [`GetError::Closed`].
-    pub fn try_get_owned(&self) -> Result<OwnedItem<T>, GetError> {
-        self.try_pop()
-            .map(|value| self.owned_item(value))
-            .map_err(pop_error)
-    }
-
-    /// The blocking get of every kind of item: spin briefly, then sleep
-    /// until a push (rule 4).
-    fn pop_until(&self, deadline: Option<Instant>) -> Result<T, GetError> {
-        loop {
-            match self.try_pop() {
-                Err(PopError::Empty) => {}
-                done => return done.map_err(pop_error),
-            }
-            let items = &self.inner.items;
-            if spin_until(|| !items.is_empty() || items.is_closed()) {
-                continue;
-            }
-            let listener = self.inner.pushed.listen();
-            match self.try_pop() {
-                Err(PopError::Empty) => {}
-                done => return done.map_err(pop_error),
-            }
-            match deadline {
-                None => listener.wait(),
-                Some(d) => {
-                    if !listener.wait_deadline(d) {
-                        return self.try_pop().map_err(|e| match e {
-                            PopError::Empty => GetError::Timeout,
-                            PopError::Closed => GetError::Closed,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    /// Waits until every item ever put is done.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::bounded(8)?;
-    /// q.put(1).unwrap();
-    /// std::thread::scope(|s| {
-    ///     s.spawn(|| drop(q.get().unwrap())); // a consumer finishes the item
-    ///     q.join(); // returns once it is done
-    /// });
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    pub fn join(&self) {
-        let _ = self.join_until(None);
-    }
-
-    /// Like [`join`](Queue::join), waiting at most `timeout`.
-    /// A `timeout` beyond what an `Instant` can hold (`Duration::MAX`) means
-    /// no limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let q = workwise::Queue::<u8>::bounded(8)?;
-    /// assert!(q.join_timeout(Duration::from_millis(1)).is_ok());
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`JoinTimeoutError`] with the number of unfinished items.
-    pub fn join_timeout(&self, timeout: Duration) -> Result<(), JoinTimeoutError> {
-        self.join_until(deadline_after(timeout))
-    }
-
-    /// Rule 3.
-    fn join_until(&self, deadline: Option<Instant>) -> Result<(), JoinTimeoutError> {
-        let figures = &self.inner.figures;
-        loop {
-            if spin_until(|| figures.unfinished() == 0) {
-                return Ok(());
-            }
-            let listener = self.inner.all_done.listen();
-            if !broken_join::skip_reread() && figures.unfinished() == 0 {
-                return Ok(());
-            }
-            match deadline {
-                None => listener.wait(),
-                Some(d) => {
-                    if !listener.wait_deadline(d) {
-                        return match figures.unfinished() {
-                            0 => Ok(()),
-                            n => Err(JoinTimeoutError { unfinished: n }),
-                        };
-                    }
-                }
-            }
-        }
-    }
-
     /// Closes the queue: later puts are refused and hand their item back,
-    /// getters take what is left and then get [`GetError::Closed`]. Returns
-    /// whether this call closed it.
+    /// getters take what is left and then fail with `Closed`
+    /// ([`GetError::Closed`], [`TryGetError::Closed`],
+    /// [`GetTimeoutError::Closed`]). Returns whether this call closed it.
     ///
     /// # Examples
     ///
@@ -650,7 +294,7 @@ impl<T> Queue<T> {
     /// assert!(!q.close());
     /// assert_eq!(*q.get().unwrap(), 1);
     /// assert!(q.get().is_err());
-    /// # Ok::<(), workwise::QueueError>(())
+    /// # Ok::<(), workwise::QueueBuildError>(())
     /// ```
     pub fn close(&self) -> bool {
         let closed = self.inner.items.close();
@@ -744,7 +388,7 @@ impl<T> Queue<T> {
     /// full.put(2).unwrap();
     /// drop(full.get().unwrap());
     /// assert_eq!(full.peak_len(), 2);
-    /// # Ok::<(), workwise::QueueError>(())
+    /// # Ok::<(), workwise::QueueBuildError>(())
     /// ```
     pub fn peak_len(&self) -> usize {
         self.inner.figures.peak_len()
@@ -758,7 +402,7 @@ impl<T> Queue<T> {
     /// ```
     /// let q = workwise::Queue::<u64>::bounded(64)?.named("jobs");
     /// assert_eq!(q.name().as_deref(), Some("jobs"));
-    /// # Ok::<(), workwise::QueueError>(())
+    /// # Ok::<(), workwise::QueueBuildError>(())
     /// ```
     pub fn named(self, name: impl Into<String>) -> Self {
         self.inner.figures.set_name(name.into());
@@ -791,7 +435,7 @@ impl<T> Queue<T> {
     /// let stats = q.stats();
     /// assert_eq!((stats.puts, stats.blocked_puts), (1, 1));
     /// assert!(stats.put_blocked > Duration::ZERO && stats.put_blocked <= stats.since);
-    /// # Ok::<(), workwise::QueueError>(())
+    /// # Ok::<(), workwise::QueueBuildError>(())
     /// ```
     ///
     /// # Cost
@@ -841,153 +485,6 @@ impl<T> Queue<T> {
         emit(&self.inner.figures.emitted, &found);
         found
     }
-
-    /// Like [`put`](Queue::put), for async code on any runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let q = workwise::Queue::bounded(1)?;
-    /// q.put_async("hello").await.unwrap();
-    /// assert_eq!(*q.get_async().await.unwrap(), "hello");
-    /// # Ok::<(), workwise::QueueError>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`PutError::Closed`] with the item if the queue is closed.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future before it completes drops the item without
-    /// putting it: an item is either in the queue or it is not.
-    pub async fn put_async(&self, mut item: T) -> Result<(), PutError<T>> {
-        // Rule 8: timed from the first refusal until this future completes
-        // or is dropped.
-        let mut _blocked = None;
-        loop {
-            match self.try_push(item) {
-                Ok(()) => return Ok(()),
-                Err(PushError::Closed(v)) => return Err(PutError::Closed(v)),
-                Err(PushError::Full(v)) => item = v,
-            }
-            _blocked.get_or_insert_with(|| self.inner.figures.blocked());
-            let listener = self.inner.popped.listen();
-            match self.try_push(item) {
-                Ok(()) => return Ok(()),
-                Err(PushError::Closed(v)) => return Err(PutError::Closed(v)),
-                Err(PushError::Full(v)) => item = v,
-            }
-            listener.await;
-        }
-    }
-
-    /// Like [`get`](Queue::get), for async code on any runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let q = workwise::Queue::<u8>::bounded(1)?;
-    /// q.close();
-    /// assert!(q.get_async().await.is_err());
-    /// # Ok::<(), workwise::QueueError>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
-    ///
-    /// # Cancel safety
-    ///
-    /// An item is taken only in the poll that returns it: dropping the
-    /// future before then takes nothing, and its wake-up passes to another
-    /// getter.
-    pub async fn get_async(&self) -> Result<Item<'_, T>, GetError> {
-        self.pop_async().await.map(|value| self.item(value))
-    }
-
-    /// Like [`get_owned`](Queue::get_owned), for async code on any runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let q = workwise::Queue::bounded(1)?;
-    /// q.put_async(5).await.unwrap();
-    /// let item = q.get_owned_async().await.unwrap();
-    /// // The item outlives this borrow of `q`: it may go to a spawned task.
-    /// std::thread::spawn(move || assert_eq!(*item, 5)).join().unwrap();
-    /// assert_eq!(q.unfinished(), 0);
-    /// # Ok::<(), workwise::QueueError>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`GetError::Closed`] once the queue is closed and drained.
-    ///
-    /// # Cancel safety
-    ///
-    /// As [`get_async`](Queue::get_async): an item is taken only in the poll
-    /// that returns it.
-    pub async fn get_owned_async(&self) -> Result<OwnedItem<T>, GetError> {
-        self.pop_async().await.map(|value| self.owned_item(value))
-    }
-
-    /// The async get of every kind of item (rule 4).
-    async fn pop_async(&self) -> Result<T, GetError> {
-        loop {
-            match self.try_pop() {
-                Err(PopError::Empty) => {}
-                done => return done.map_err(pop_error),
-            }
-            let listener = self.inner.pushed.listen();
-            match self.try_pop() {
-                Err(PopError::Empty) => {}
-                done => return done.map_err(pop_error),
-            }
-            listener.await;
-        }
-    }
-
-    /// Like [`join`](Queue::join), for async code on any runtime.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let q = workwise::Queue::<u8>::unbounded();
-    /// q.join_async().await;
-    /// # });
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: it only waits.
-    pub async fn join_async(&self) {
-        let figures = &self.inner.figures;
-        loop {
-            if figures.unfinished() == 0 {
-                return;
-            }
-            let listener = self.inner.all_done.listen();
-            if figures.unfinished() == 0 {
-                return;
-            }
-            listener.await;
-        }
-    }
-}
-
-fn pop_error(e: PopError) -> GetError {
-    match e {
-        PopError::Empty => GetError::Empty,
-        PopError::Closed => GetError::Closed,
-    }
 }
 
 impl<T> Drop for Inner<T> {
@@ -996,289 +493,5 @@ impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
         // Nobody puts or gets any more: the figures are exact.
         emit(&self.figures.emitted, &self.figures.advice());
-    }
-}
-
-impl<T> Inner<T> {
-    /// Rules 2 and 3: one item done, in this thread's count; the last one
-    /// wakes the joiners.
-    #[inline]
-    fn done_one(&self) {
-        self.figures.done();
-        self.wake_joiners_if_done();
-    }
-
-    /// Rule 3, after this thread's count went down: fence, and only if a
-    /// joiner waits, sum the counts and wake the joiners at zero.
-    #[inline]
-    fn wake_joiners_if_done(&self) {
-        if !broken_join::skip_done_fence() {
-            fence(SeqCst);
-        }
-        if self.all_done.waiting() {
-            self.wake_joiners_at_zero();
-        }
-    }
-
-    /// Rule 2: pushes a taken value back, still counted (no done), or
-    /// hands it back when the queue is full or closed.
-    fn requeue(&self, value: T) -> Result<(), T> {
-        match self.items.push(value) {
-            Ok(()) => {
-                self.pushed.notify_one();
-                self.figures.requeued();
-                self.figures.note_len(|| self.items.len());
-                Ok(())
-            }
-            Err(PushError::Full(value) | PushError::Closed(value)) => Err(value),
-        }
-    }
-
-    #[cold]
-    fn wake_joiners_at_zero(&self) {
-        if self.figures.unfinished() == 0 {
-            self.all_done.notify_all();
-        }
-    }
-}
-
-/// The deliberately broken joins (`--cfg workwise_broken_join`), each of
-/// which the loom model must catch (`loom_broken_join_is_caught`):
-/// `WORKWISE_BROKEN_JOIN=reread` drops the joiner's second read (rule 3),
-/// `=fence` the done's fence. Without the cfg both are `false` constants.
-mod broken_join {
-    #[cfg(not(workwise_broken_join))]
-    pub(super) const fn skip_reread() -> bool {
-        false
-    }
-
-    #[cfg(not(workwise_broken_join))]
-    pub(super) const fn skip_done_fence() -> bool {
-        false
-    }
-
-    #[cfg(workwise_broken_join)]
-    pub(super) fn skip_reread() -> bool {
-        std::env::var("WORKWISE_BROKEN_JOIN").as_deref() != Ok("fence")
-    }
-
-    #[cfg(workwise_broken_join)]
-    pub(super) fn skip_done_fence() -> bool {
-        std::env::var("WORKWISE_BROKEN_JOIN").as_deref() == Ok("fence")
-    }
-}
-
-/// Marks its item done when dropped (rule 2).
-struct Done<'q, T> {
-    inner: Option<&'q Inner<T>>,
-}
-
-impl<T> Drop for Done<'_, T> {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner {
-            inner.done_one();
-        }
-    }
-}
-
-/// An item taken from a [`Queue`]: it dereferences to the value, and marks
-/// the item done when it drops, also when the consumer panics.
-///
-/// # Examples
-///
-/// ```
-/// let q = workwise::Queue::bounded(4)?;
-/// q.put(String::from("job")).unwrap();
-/// let mut item = q.get().unwrap();
-/// item.push_str(" (seen)");
-/// assert_eq!(item.as_str(), "job (seen)");
-/// let value: String = item.into_inner(); // done, and the value is yours
-/// assert_eq!(q.unfinished(), 0);
-/// # let _ = value;
-/// # Ok::<(), workwise::QueueError>(())
-/// ```
-pub struct Item<'q, T> {
-    value: T,
-    done: Done<'q, T>,
-}
-
-impl<'q, T> Item<'q, T> {
-    /// Takes the value out and marks the item done.
-    pub fn into_inner(self) -> T {
-        let Item { value, done } = self;
-        drop(done);
-        value
-    }
-
-    /// Puts the value back at the end of the queue, still unfinished, so
-    /// that another consumer (or this one) tries it again.
-    ///
-    /// It never waits: if the queue is full or closed, the item is handed
-    /// back (still unfinished; drop it to mark it done).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::bounded(2)?;
-    /// q.put("retry me").unwrap();
-    /// let item = q.get().unwrap();
-    /// assert!(item.requeue().is_ok());
-    /// assert_eq!((q.len(), q.unfinished()), (1, 1));
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The item itself, when the queue has no room or is closed.
-    pub fn requeue(self) -> Result<(), Item<'q, T>> {
-        let Item { value, mut done } = self;
-        let Some(inner) = done.inner else {
-            return Err(Item { value, done });
-        };
-        match inner.requeue(value) {
-            Ok(()) => {
-                done.inner = None; // still counted: not done
-                Ok(())
-            }
-            Err(value) => Err(Item { value, done }),
-        }
-    }
-}
-
-impl<T> Deref for Item<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T> DerefMut for Item<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Item<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Item").field(&self.value).finish()
-    }
-}
-
-/// Marks its item done when dropped (rule 2), on whichever thread drops it:
-/// the done is counted in that thread's slot, and the sum of rule 1 reads
-/// every slot.
-struct OwnedDone<T> {
-    inner: Option<Arc<Inner<T>>>,
-}
-
-impl<T> Drop for OwnedDone<T> {
-    fn drop(&mut self) {
-        if let Some(inner) = &self.inner {
-            inner.done_one();
-        }
-    }
-}
-
-/// An item taken from a [`Queue`] with [`get_owned`](Queue::get_owned) and
-/// its kin: an [`Item`] that holds a handle to the queue instead of
-/// borrowing it, so that it can travel to another thread or into a pool
-/// task. It dereferences to the value, and marks the item done when it
-/// drops, wherever that is, also when the code holding it panics.
-///
-/// It is `Send` when `T` is, and `Sync` when `T` is also `Sync`. While it
-/// lives it keeps the queue alive, as a [`Queue`] handle does.
-///
-/// # Examples
-///
-/// ```
-/// use std::thread;
-///
-/// let q = workwise::Queue::bounded(4)?;
-/// q.put(String::from("job")).unwrap();
-/// let mut item = q.get_owned().unwrap();
-/// item.push_str(" (seen)");
-/// let worker = thread::spawn(move || {
-///     assert_eq!(item.as_str(), "job (seen)");
-///     // `item` drops here, on the worker: done
-/// });
-/// q.join();
-/// assert_eq!(q.unfinished(), 0);
-/// worker.join().unwrap();
-/// # Ok::<(), workwise::QueueError>(())
-/// ```
-pub struct OwnedItem<T> {
-    value: T,
-    done: OwnedDone<T>,
-}
-
-impl<T> OwnedItem<T> {
-    /// Takes the value out and marks the item done, as
-    /// [`Item::into_inner`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::unbounded();
-    /// q.put(vec![1, 2]).unwrap();
-    /// let v: Vec<i32> = q.get_owned().unwrap().into_inner(); // done
-    /// assert_eq!((v, q.unfinished()), (vec![1, 2], 0));
-    /// ```
-    pub fn into_inner(self) -> T {
-        let OwnedItem { value, done } = self;
-        drop(done);
-        value
-    }
-
-    /// Puts the value back at the end of the queue, still unfinished, as
-    /// [`Item::requeue`].
-    ///
-    /// It never waits: if the queue is full or closed, the item is handed
-    /// back (still unfinished; drop it to mark it done).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let q = workwise::Queue::bounded(2)?;
-    /// q.put("retry me").unwrap();
-    /// let item = q.get_owned().unwrap();
-    /// std::thread::spawn(move || assert!(item.requeue().is_ok())).join().unwrap();
-    /// assert_eq!((q.len(), q.unfinished()), (1, 1));
-    /// # Ok::<(), workwise::QueueError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The item itself, when the queue has no room or is closed.
-    pub fn requeue(self) -> Result<(), OwnedItem<T>> {
-        let OwnedItem { value, mut done } = self;
-        let Some(inner) = &done.inner else {
-            return Err(OwnedItem { value, done });
-        };
-        match inner.requeue(value) {
-            Ok(()) => {
-                done.inner = None; // still counted: not done
-                Ok(())
-            }
-            Err(value) => Err(OwnedItem { value, done }),
-        }
-    }
-}
-
-impl<T> Deref for OwnedItem<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T> DerefMut for OwnedItem<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for OwnedItem<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OwnedItem").field(&self.value).finish()
     }
 }

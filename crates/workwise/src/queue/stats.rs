@@ -50,7 +50,7 @@ use crate::sync::{AtomicU64, AtomicUsize};
 /// assert_eq!((stats.puts, stats.gets, stats.done), (5, 1, 1));
 /// assert_eq!((stats.len, stats.peak_len, stats.capacity), (4, 5, Some(8)));
 /// assert_eq!(stats.blocked_puts, 0); // there was always room
-/// # Ok::<(), workwise::QueueError>(())
+/// # Ok::<(), workwise::QueueBuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

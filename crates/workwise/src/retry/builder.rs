@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Backoff, Hint, Policy, Predicate, Retry, DEFAULT_MAX_ATTEMPTS};
+use super::{Backoff, Hint, Predicate, Retry, RetryPlan, DEFAULT_MAX_ATTEMPTS};
 use crate::clock::{Clock, RealClock};
 
 /// Configures a [`Retry`]; made by [`Retry::exponential`] or
@@ -33,7 +33,7 @@ use crate::clock::{Clock, RealClock};
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryBuilder<E, C: Clock = RealClock> {
-    policy: Policy,
+    plan: RetryPlan,
     retry_if: Option<Predicate<E>>,
     retry_after: Option<Hint<E>>,
     clock: C,
@@ -42,7 +42,7 @@ pub struct RetryBuilder<E, C: Clock = RealClock> {
 impl<E> RetryBuilder<E, RealClock> {
     pub(super) fn new(backoff: Backoff, base: Duration) -> Self {
         RetryBuilder {
-            policy: Policy {
+            plan: RetryPlan {
                 backoff,
                 base,
                 max_delay: None,
@@ -62,14 +62,14 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     /// The most attempts in all, the first one included (default 3);
     /// `1` means no retries.
     pub fn max_attempts(mut self, n: usize) -> Self {
-        self.policy.max_attempts = n;
+        self.plan.max_attempts = n;
         self
     }
 
     /// The longest delay the schedule uses (default: 30 s, or the base
     /// delay if that is longer). A `retry_after` hint may wait longer.
     pub fn max_delay(mut self, d: Duration) -> Self {
-        self.policy.max_delay = Some(d);
+        self.plan.max_delay = Some(d);
         self
     }
 
@@ -93,7 +93,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     /// # Ok::<(), workwise::RetryBuildError>(())
     /// ```
     pub fn max_elapsed(mut self, d: Duration) -> Self {
-        self.policy.max_elapsed = Some(d);
+        self.plan.max_elapsed = Some(d);
         self
     }
 
@@ -101,7 +101,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     /// clients that failed together spread out instead of retrying in
     /// lockstep. Off by default, which keeps the schedule exact.
     pub fn jitter(mut self) -> Self {
-        self.policy.jitter = true;
+        self.plan.jitter = true;
         self
     }
 
@@ -114,7 +114,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     /// Do not seed in production: clients with the same seed jitter in
     /// lockstep, which is what jitter is there to prevent.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.policy.seed = Some(seed);
+        self.plan.seed = Some(seed);
         self
     }
 
@@ -188,7 +188,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     /// [`ManualClock`](crate::ManualClock) makes the waits testable.
     pub fn clock<C2: Clock>(self, clock: C2) -> RetryBuilder<E, C2> {
         RetryBuilder {
-            policy: self.policy,
+            plan: self.plan,
             retry_if: self.retry_if,
             retry_after: self.retry_after,
             clock,
@@ -216,7 +216,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     /// zero `max_attempts`, a zero `max_elapsed`, or a `max_delay` below the
     /// base delay.
     pub fn build(self) -> Result<Retry<E, C>, RetryBuildError> {
-        let p = &self.policy;
+        let p = &self.plan;
         if p.base.is_zero() {
             return Err(RetryBuildError::ZeroDelay);
         }
@@ -233,7 +233,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
             });
         }
         Ok(Retry {
-            policy: self.policy,
+            plan: self.plan,
             retry_if: self.retry_if,
             retry_after: self.retry_after,
             clock: self.clock,
@@ -244,7 +244,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
 impl<E, C: Clock + Clone> Clone for RetryBuilder<E, C> {
     fn clone(&self) -> Self {
         RetryBuilder {
-            policy: self.policy,
+            plan: self.plan,
             retry_if: self.retry_if.clone(),
             retry_after: self.retry_after.clone(),
             clock: self.clock.clone(),
@@ -255,7 +255,7 @@ impl<E, C: Clock + Clone> Clone for RetryBuilder<E, C> {
 impl<E, C: Clock> fmt::Debug for RetryBuilder<E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryBuilder")
-            .field("policy", &self.policy)
+            .field("plan", &self.plan)
             .field("retry_if", &self.retry_if.is_some())
             .field("retry_after", &self.retry_after.is_some())
             .field("clock", &self.clock)

@@ -93,15 +93,17 @@ type Hint<E> = Arc<dyn Fn(&E) -> Option<Duration> + Send + Sync>;
 /// # Ok::<(), workwise::RetryBuildError>(())
 /// ```
 pub struct Retry<E, C: Clock = RealClock> {
-    policy: Policy,
+    plan: RetryPlan,
     retry_if: Option<Predicate<E>>,
     retry_after: Option<Hint<E>>,
     clock: C,
 }
 
-/// The settings shared by [`RetryBuilder`] and [`Retry`].
+/// The settings shared by [`RetryBuilder`] and [`Retry`]: which attempts to
+/// make and how long to wait between them (not [`Policy`](crate::Policy),
+/// which combines a retry with a limiter and a breaker).
 #[derive(Debug, Clone, Copy)]
-struct Policy {
+struct RetryPlan {
     backoff: Backoff,
     base: Duration,
     max_delay: Option<Duration>,
@@ -117,7 +119,7 @@ enum Backoff {
     Fixed,
 }
 
-impl Policy {
+impl RetryPlan {
     /// The longest delay the schedule uses: `max_delay`, by default 30 s or
     /// the base delay if that is longer.
     fn cap(&self) -> Duration {
@@ -290,7 +292,7 @@ impl<E, C: Clock> Retry<E, C> {
     /// # Ok::<(), workwise::RetryBuildError>(())
     /// ```
     pub fn delays(&self) -> Delays {
-        let p = &self.policy;
+        let p = &self.plan;
         Delays {
             backoff: p.backoff,
             next: p.base,
@@ -327,7 +329,7 @@ impl<'a, E, C: Clock> Run<'a, E, C> {
         if retry.retry_if.as_ref().is_some_and(|f| !f(err)) {
             return Err(GaveUp::NotRetryable);
         }
-        if self.attempts >= retry.policy.max_attempts {
+        if self.attempts >= retry.plan.max_attempts {
             return Err(GaveUp::Attempts);
         }
         let delay = self.delays.next().ok_or(GaveUp::Attempts)?;
@@ -341,7 +343,7 @@ impl<'a, E, C: Clock> Run<'a, E, C> {
         if at > CLOCK_END {
             return Err(GaveUp::Never);
         }
-        if let Some(budget) = retry.policy.max_elapsed {
+        if let Some(budget) = retry.plan.max_elapsed {
             if at.saturating_sub(self.start) > budget {
                 return Err(GaveUp::Elapsed);
             }
@@ -367,7 +369,7 @@ impl<'a, E, C: Clock> Run<'a, E, C> {
 impl<E, C: Clock + Clone> Clone for Retry<E, C> {
     fn clone(&self) -> Self {
         Retry {
-            policy: self.policy,
+            plan: self.plan,
             retry_if: self.retry_if.clone(),
             retry_after: self.retry_after.clone(),
             clock: self.clock.clone(),
@@ -378,7 +380,7 @@ impl<E, C: Clock + Clone> Clone for Retry<E, C> {
 impl<E, C: Clock> fmt::Debug for Retry<E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
-            .field("policy", &self.policy)
+            .field("plan", &self.plan)
             .field("retry_if", &self.retry_if.is_some())
             .field("retry_after", &self.retry_after.is_some())
             .field("clock", &self.clock)

@@ -106,7 +106,7 @@ impl CallCounter {
     /// let squares = pool.par_map((0..100u64).collect::<Vec<_>>(), square).expect("no call panics");
     /// assert_eq!(squares.iter().sum::<u64>(), 328_350);
     /// assert_eq!(calls.count(), 100);
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn wrap<A, R>(&self, f: impl Fn(A) -> R) -> impl Fn(A) -> R {
         let counter = self.clone();

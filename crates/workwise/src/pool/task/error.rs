@@ -17,7 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 ///     Err(TaskError::Panicked { message }) => assert!(message.contains("bad row 7")),
 ///     other => panic!("unexpected {other:?}"),
 /// }
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

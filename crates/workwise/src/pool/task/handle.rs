@@ -31,7 +31,7 @@ use std::sync::Arc;
 /// let pool = Pool::io().build()?;
 /// let mut handle = pool.submit(|| 6 * 7);
 /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(42));
-/// # Ok::<(), workwise::BuildError>(())
+/// # Ok::<(), workwise::PoolBuildError>(())
 /// ```
 pub struct TaskHandle<T> {
     pub(super) cell: Arc<dyn Completion<T>>,
@@ -134,7 +134,7 @@ impl<T> TaskHandle<T> {
     /// let pool = workwise::Pool::io().build()?;
     /// let handle = pool.submit(|| 1);
     /// let _ = handle.wait();
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn is_finished(&self) -> bool {
         self.cell.done().load(Ordering::Acquire)
@@ -154,7 +154,7 @@ impl<T> TaskHandle<T> {
     ///     }
     ///     std::thread::yield_now();
     /// }
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn try_result(&mut self) -> Option<Result<T, TaskError>> {
         if self.is_finished() {
@@ -192,7 +192,7 @@ impl<T> TaskHandle<T> {
     /// tx.send(()).unwrap();
     /// assert!(blocker.wait().is_ok());
     /// assert_eq!(queued.wait(), Err(TaskError::Cancelled));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     pub fn cancel(&self) -> bool {
         self.cell.cancel_with(TaskError::Cancelled) || self.cell.is_cancelled()
@@ -217,7 +217,7 @@ impl<T> TaskHandle<T> {
     /// ```
     /// let pool = workwise::Pool::cpu().build()?;
     /// assert_eq!(pool.submit(|| 2 + 2).wait(), Ok(4));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Errors
@@ -248,7 +248,7 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(handle.wait_timeout(Duration::from_millis(10)), Err(TaskError::TimedOut));
     /// tx.send(7).unwrap();
     /// assert_eq!(handle.wait_timeout(Duration::from_secs(30)), Ok(7));
-    /// # Ok::<(), workwise::BuildError>(())
+    /// # Ok::<(), workwise::PoolBuildError>(())
     /// ```
     ///
     /// # Errors
