@@ -11,7 +11,17 @@
 //! Feature `redis` (default off).
 
 mod conn;
+mod queue;
+#[cfg(feature = "tokio")]
+mod queue_async;
+mod queue_error;
+mod scripts;
 mod server;
 
 pub use conn::RedisError;
+pub use queue::{RedisItem, RedisQueue, RedisQueueBuilder, RedisQueueStats};
+pub use queue_error::{
+    RedisDecodeError, RedisGetError, RedisGetTimeoutError, RedisJoinError, RedisPutError,
+    RedisPutTimeoutError, RedisQueueBuildError, RedisTryGetError, RedisTryPutError,
+};
 pub use server::{LocalServer, LocalServerError};
