@@ -547,7 +547,7 @@ fn four_producers_and_four_consumer_processes_do_each_item_once() {
     }
     // Across processes: every item put by the producers is acknowledged by
     // the consumers, including the dead consumer's, redelivered.
-    q.join_timeout(Duration::from_secs(120)).unwrap();
+    q.join_timeout(Duration::from_secs(60)).unwrap();
     q.close().unwrap();
     let codes: Vec<i32> = consumers
         .iter_mut()
@@ -626,4 +626,42 @@ fn a_consumer_killed_holding_items_has_them_redelivered_and_done() {
     q.join_timeout(LONG).unwrap();
     let results: u64 = redis::cmd("HLEN").arg("results").query(&mut c).unwrap();
     assert_eq!(results, 5);
+}
+
+#[test]
+fn queue_types_cross_threads() {
+    fn send_sync<X: Send + Sync>() {}
+    fn send<X: Send>() {}
+    // No `T: Send` needed for the handle: it holds no T.
+    send_sync::<RedisQueue<std::rc::Rc<u8>>>();
+    send_sync::<workwise::redis::RedisItem<String>>();
+    send::<RedisPutError<String>>();
+    send_sync::<workwise::redis::RedisGetError>();
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_cancelled_get_async_loses_no_item() {
+    let Some(server) = server("a_cancelled_get_async_loses_no_item") else {
+        return;
+    };
+    let q = queue::<u32>(&server.url(), "async", None);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        q.put_async(1).await.unwrap();
+        assert_eq!(q.get_async().await.unwrap().into_inner(), 1);
+        // Cancel a get that waits on an empty queue, then put: the blocking
+        // getter may take the item after the cancel; it must hand it back.
+        let waiting = tokio::time::timeout(Duration::from_millis(20), q.get_async()).await;
+        assert!(waiting.is_err(), "nothing to get yet");
+        q.put_async(2).await.unwrap();
+    });
+    let item = q.get_timeout(LONG).expect("the item is not lost");
+    assert_eq!(*item, 2);
+    drop(item);
+    q.join_timeout(LONG).unwrap();
 }

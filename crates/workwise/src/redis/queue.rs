@@ -41,19 +41,8 @@
 //! a lost-wakeup case; at the bounds we measured (a few thousand items per
 //! second) polling is simple and cheap enough.
 //!
-//! # Differences from the local [`Queue`](crate::Queue)
-//!
-//! - Delivery is **at least once**: a consumer that dies, or holds an item
-//!   longer than the visibility timeout, has the item redelivered to another
-//!   consumer. Make effects idempotent (an id per item, `HSETNX`, an upsert).
-//! - Values must be `Serialize + DeserializeOwned`; they are copied as JSON,
-//!   never shared.
-//! - Waits poll (rule 3 and the put backoff) instead of being woken.
-//! - `requeue` puts the item at the front (it is claimed by the next get),
-//!   and the requeue counts towards `max_deliveries`.
-//! - Every call can fail with a Redis error; a lost connection is retried
-//!   with the crate's [`Retry`](crate::Retry) and counted in
-//!   [`RedisQueueStats::reconnects`].
+//! Where this differs from the local [`Queue`](crate::Queue), and why, is
+//! in the docs of `workwise::redis` (`mod.rs`).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -85,8 +74,9 @@ const REQUEUE_IDLE_MS: u64 = 1 << 40;
 /// acknowledged: the local [`Queue`](crate::Queue)'s contract across
 /// processes and machines, with at-least-once delivery.
 ///
-/// See the [module docs](self) for the protocol and the differences from
-/// the local queue: delivery is at least once, values are JSON, waits poll.
+/// See [`workwise::redis`](crate::redis#the-queue) for the key scheme and
+/// the differences from the local queue: delivery is at least once, values
+/// are JSON, waits poll.
 ///
 /// # Examples
 ///

@@ -3,7 +3,7 @@
 //! The Redis client here is the blocking one: each call runs the blocking
 //! call on tokio's blocking pool (`spawn_blocking`), so a waiting put or get
 //! holds one blocking thread, not a runtime worker. A native async client
-//! would save that thread; the queue's waits poll anyway (module docs of
+//! would save that thread; the queue's waits poll anyway (rule 3 of
 //! `queue.rs`), so the thread is the whole difference.
 
 use std::time::Duration;

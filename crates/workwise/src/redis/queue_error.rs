@@ -77,9 +77,23 @@ impl std::error::Error for RedisQueueBuildError {
 /// # Examples
 ///
 /// ```
-/// # fn check(err: workwise::redis::RedisDecodeError) {
-/// println!("entry {} moved to the dead letters: {}", err.id, err.reason);
-/// # }
+/// use workwise::redis::{LocalServer, RedisQueue, RedisTryGetError};
+///
+/// # let Ok(server) = LocalServer::start() else { return Ok(()) };
+/// let q = RedisQueue::<u32>::bounded(&server.url(), "jobs", 8)?;
+/// // Another producer wrote something that is not a u32.
+/// let mut c = redis::Client::open(server.url())?.get_connection()?;
+/// redis::cmd("XADD").arg("workwise:{jobs}:stream").arg("*").arg("v").arg("\"oops\"")
+///     .query::<()>(&mut c)?;
+/// match q.try_get() {
+///     Err(RedisTryGetError::Decode(err)) => {
+///         assert!(err.reason.contains("expected u32"));
+///         assert_eq!(err.dead_letters, "workwise:{jobs}:dead");
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!((q.unfinished()?, q.dead_letters()?), (0, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -230,8 +244,8 @@ put_error! {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # let server = workwise::redis::LocalServer::start()?;
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
     /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
     /// q.close()?;
     /// assert_eq!(q.put(5).unwrap_err().into_inner(), 5);
@@ -245,8 +259,8 @@ put_error! {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # let server = workwise::redis::LocalServer::start()?;
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
     /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 1)?;
     /// q.try_put(1).unwrap();
     /// assert!(matches!(q.try_put(2), Err(workwise::redis::RedisTryPutError::Full(2))));
@@ -263,9 +277,9 @@ put_error! {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use std::time::Duration;
-    /// # let server = workwise::redis::LocalServer::start()?;
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
     /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 1)?;
     /// q.put(1).unwrap();
     /// let err = q.put_timeout(2, Duration::from_millis(10)).unwrap_err();
@@ -372,8 +386,8 @@ get_error! {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # let server = workwise::redis::LocalServer::start()?;
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
     /// let q = workwise::redis::RedisQueue::<u32>::bounded(&server.url(), "jobs", 8)?;
     /// q.close()?;
     /// assert!(matches!(q.get(), Err(workwise::redis::RedisGetError::Closed)));
@@ -387,8 +401,8 @@ get_error! {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # let server = workwise::redis::LocalServer::start()?;
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
     /// let q = workwise::redis::RedisQueue::<u32>::bounded(&server.url(), "jobs", 8)?;
     /// assert!(matches!(q.try_get(), Err(workwise::redis::RedisTryGetError::Empty)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -404,9 +418,9 @@ get_error! {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
     /// # use std::time::Duration;
-    /// # let server = workwise::redis::LocalServer::start()?;
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
     /// let q = workwise::redis::RedisQueue::<u32>::bounded(&server.url(), "jobs", 8)?;
     /// let err = q.get_timeout(Duration::from_millis(10)).unwrap_err();
     /// assert!(matches!(err, workwise::redis::RedisGetTimeoutError::Timeout));
@@ -432,9 +446,9 @@ pub(crate) enum GetFail {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// # use std::time::Duration;
-/// # let server = workwise::redis::LocalServer::start()?;
+/// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
 /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
 /// q.put(1).unwrap();
 /// let err = q.join_timeout(Duration::from_millis(10)).unwrap_err();
