@@ -665,3 +665,67 @@ fn a_cancelled_get_async_loses_no_item() {
     drop(item);
     q.join_timeout(LONG).unwrap();
 }
+
+fn consumers_in_group(c: &mut redis::Connection, queue: &str) -> usize {
+    let consumers: Vec<redis::Value> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(format!("workwise:{{{queue}}}:stream"))
+        .arg("workwise")
+        .query(c)
+        .unwrap();
+    consumers.len()
+}
+
+#[test]
+fn a_dropped_consumer_leaves_the_group_unless_it_holds_items() {
+    let Some(server) = server("a_dropped_consumer_leaves_the_group_unless_it_holds_items") else {
+        return;
+    };
+    let mut c = raw(&server.url());
+    let a = queue::<u32>(&server.url(), "leave", None);
+    let b = a.clone();
+    a.put(1).unwrap();
+    a.put(2).unwrap();
+    let _taken = a.get_timeout(LONG).unwrap().into_inner();
+    let held = b.get_timeout(LONG).unwrap();
+    assert_eq!(consumers_in_group(&mut c, "leave"), 2);
+    let b_item = *held;
+    // Handed back, but still pending under b (and no guard of b lives on).
+    held.requeue().unwrap();
+    drop(b);
+    assert_eq!(
+        consumers_in_group(&mut c, "leave"),
+        2,
+        "a consumer holding an item stays, or the item would be lost"
+    );
+    drop(a);
+    assert_eq!(
+        consumers_in_group(&mut c, "leave"),
+        1,
+        "a held nothing: gone"
+    );
+    let q = queue::<u32>(&server.url(), "leave", None);
+    assert_eq!(q.get_timeout(LONG).unwrap().into_inner(), b_item);
+    q.join_timeout(LONG).unwrap();
+}
+
+#[test]
+fn a_lost_connection_is_counted_and_the_queue_goes_on() {
+    let Some(server) = server("a_lost_connection_is_counted_and_the_queue_goes_on") else {
+        return;
+    };
+    let q = queue::<u32>(&server.url(), "lost", Some(8));
+    q.put(1).unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut raw(&server.url()))
+        .unwrap();
+    assert!(killed >= 1);
+    assert_eq!(q.get_timeout(LONG).unwrap().into_inner(), 1);
+    assert_eq!(q.stats().reconnects, 1);
+    q.join_timeout(LONG).unwrap();
+}

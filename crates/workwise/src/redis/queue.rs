@@ -139,6 +139,7 @@ struct Shared {
     ack_script: redis::Script,
     take_script: redis::Script,
     bury_script: redis::Script,
+    leave_script: redis::Script,
     counters: Counters,
 }
 
@@ -311,6 +312,7 @@ impl<T> RedisQueueBuilder<T> {
             ack_script: redis::Script::new(scripts::ACK),
             take_script: redis::Script::new(&scripts::take()),
             bury_script: redis::Script::new(&scripts::bury()),
+            leave_script: redis::Script::new(scripts::LEAVE),
             counters: Counters::default(),
         };
         let made = shared.call(|c| {
@@ -342,6 +344,26 @@ impl<T> Clone for RedisQueue<T> {
             shared: self.shared.clone(),
             me: Arc::new(Consumer::new()),
             _values: PhantomData,
+        }
+    }
+}
+
+impl<T> Drop for RedisQueue<T> {
+    /// The last handle of a consumer leaves the group if it holds no item,
+    /// so that consumer names do not pile up in Redis; one that holds items
+    /// stays until they are redelivered. Errors are ignored: a consumer left
+    /// behind costs a few bytes and holds nothing.
+    fn drop(&mut self) {
+        // Items hold the consumer too: while one lives, stay.
+        if Arc::strong_count(&self.me) == 1 {
+            let s = &self.shared;
+            let _ = s.call(|c| {
+                s.leave_script
+                    .key(&s.stream)
+                    .arg(GROUP)
+                    .arg(&self.me.name)
+                    .invoke::<i64>(c)
+            });
         }
     }
 }

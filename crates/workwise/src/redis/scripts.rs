@@ -43,6 +43,19 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 return n
 ";
 
+/// `LEAVE`: KEYS = stream; ARGV = group, consumer. Removes the consumer
+/// from the group if it holds no item (removing one that holds items would
+/// drop them from the pending list, losing them). Returns 1 if removed.
+pub(crate) const LEAVE: &str = r"
+local s = redis.call('XPENDING', KEYS[1], ARGV[1])
+if s[4] then
+  for _, c in ipairs(s[4]) do
+    if c[1] == ARGV[2] and tonumber(c[2]) > 0 then return 0 end
+  end
+end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) >= 0 and 1 or 0
+";
+
 /// `BURY`: KEYS = stream, dead; ARGV = group, id, deliveries, reason.
 pub(crate) fn bury() -> String {
     format!("{BURY_FN}\nbury(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\nreturn 1")
