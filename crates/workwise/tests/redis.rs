@@ -83,9 +83,25 @@ fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// A queue whose items are redelivered only after `LONG`: for tests where
+/// a redelivery would be a slow machine's, not the test's.
 fn queue<T>(url: &str, name: &str, capacity: Option<usize>) -> RedisQueue<T> {
+    queue_with(url, name, capacity, LONG)
+}
+
+/// A queue that redelivers after 500 ms: for the tests of redelivery.
+fn quick_queue<T>(url: &str, name: &str, capacity: Option<usize>) -> RedisQueue<T> {
+    queue_with(url, name, capacity, Duration::from_millis(500))
+}
+
+fn queue_with<T>(
+    url: &str,
+    name: &str,
+    capacity: Option<usize>,
+    visibility: Duration,
+) -> RedisQueue<T> {
     let b = RedisQueue::builder(url, name)
-        .visibility_timeout(Duration::from_millis(500))
+        .visibility_timeout(visibility)
         .poll(Duration::from_millis(50));
     match capacity {
         Some(c) => b.capacity(c),
@@ -194,7 +210,7 @@ fn an_unacknowledged_item_comes_back_after_the_visibility_timeout() {
     else {
         return;
     };
-    let a = queue::<String>(&server.url(), "vis", None);
+    let a = quick_queue::<String>(&server.url(), "vis", None);
     let b = a.clone();
     a.put("x".to_owned()).unwrap();
     let first = a.get_timeout(LONG).unwrap();
@@ -451,7 +467,7 @@ fn child_process() {
         return;
     };
     let url = env("WORKWISE_REDIS_URL");
-    let q = queue::<u64>(&url, &env("WORKWISE_REDIS_QUEUE"), None);
+    let q = quick_queue::<u64>(&url, &env("WORKWISE_REDIS_QUEUE"), None);
     let mut c = raw(&url);
     match role.as_str() {
         "producer" => {
@@ -518,7 +534,7 @@ fn four_producers_and_four_consumer_processes_do_each_item_once() {
     };
     let url = server.url();
     // Bounded, so that backpressure works across processes too.
-    let q = queue::<u64>(&url, "eo", Some(64));
+    let q = quick_queue::<u64>(&url, "eo", Some(64));
     let mut consumers: Vec<_> = (0..4)
         .map(|i| {
             let hold = if i == 0 {
@@ -586,7 +602,7 @@ fn a_consumer_killed_holding_items_has_them_redelivered_and_done() {
         return;
     };
     let url = server.url();
-    let q = queue::<u64>(&url, "kill", None);
+    let q = quick_queue::<u64>(&url, "kill", None);
     for n in 0..5 {
         q.put(n).unwrap();
     }
