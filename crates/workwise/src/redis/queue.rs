@@ -480,6 +480,17 @@ impl<T> RedisQueue<T> {
     /// A builder for a queue named `name` on the Redis at `url`
     /// (`redis://HOST:PORT/DB`); unbounded unless
     /// [`capacity`](RedisQueueBuilder::capacity) is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::<u8>::builder(&server.url(), "jobs")
+    ///     .max_deliveries(3)
+    ///     .build()?;
+    /// assert_eq!(q.name(), "jobs");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(url: &str, name: &str) -> RedisQueueBuilder<T> {
         RedisQueueBuilder {
             url: url.to_owned(),
@@ -496,6 +507,15 @@ impl<T> RedisQueue<T> {
     /// A queue named `name` that holds at most `capacity` undone items,
     /// with the default settings.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::<String>::bounded(&server.url(), "jobs", 8)?;
+    /// assert_eq!(q.capacity(), Some(8));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// A capacity of 0, a bad name, or Redis unreachable.
@@ -504,6 +524,15 @@ impl<T> RedisQueue<T> {
     }
 
     /// A queue named `name` with no bound, with the default settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::<u8>::unbounded(&server.url(), "jobs")?;
+    /// assert_eq!(q.capacity(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -541,6 +570,19 @@ impl<T> RedisQueue<T> {
     /// drain what is there and then say closed. Returns whether this call
     /// closed it (false: it was closed already).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// assert!(q.close()?);
+    /// assert!(q.put(2).is_err());
+    /// assert_eq!(q.get().unwrap().into_inner(), 1); // drained
+    /// assert!(q.get().is_err()); // then closed
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Redis failed.
@@ -568,6 +610,19 @@ impl<T> RedisQueue<T> {
     /// Items waiting to be delivered (not counting those delivered and not
     /// yet acknowledged).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// let item = q.get().unwrap();
+    /// assert_eq!((q.len()?, q.unfinished()?), (1, 2));
+    /// # drop(item);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Redis failed.
@@ -586,6 +641,19 @@ impl<T> RedisQueue<T> {
     }
 
     /// Items put and not yet acknowledged, in every process (XLEN).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// let item = q.get().unwrap();
+    /// assert_eq!(q.unfinished()?, 1);
+    /// drop(item);
+    /// assert_eq!(q.unfinished()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -607,6 +675,19 @@ impl<T> RedisQueue<T> {
 
     /// Waits until every item put by any process has been acknowledged:
     /// nothing in the stream, nothing pending in the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// let consumer = q.clone();
+    /// let t = std::thread::spawn(move || drop(consumer.get().unwrap()));
+    /// q.join()?; // the consumer acknowledged it
+    /// # t.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -644,6 +725,18 @@ impl<T> RedisQueue<T> {
     }
 
     /// This process's counters for this queue (shared by clones).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// drop(q.get().unwrap());
+    /// let stats = q.stats();
+    /// assert_eq!((stats.put, stats.got, stats.acked), (1, 1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> RedisQueueStats {
         let c = &self.shared.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -680,6 +773,16 @@ impl<T> RedisQueue<T> {
 impl<T: Serialize> RedisQueue<T> {
     /// Puts `item`, waiting while the queue is full.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put("a job".to_owned()).unwrap();
+    /// assert_eq!(q.unfinished()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// The item back, when the queue is closed, its JSON is too large or
@@ -691,6 +794,17 @@ impl<T: Serialize> RedisQueue<T> {
 
     /// Puts `item`, waiting at most `timeout` while the queue is full.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// # use std::time::Duration;
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 1)?;
+    /// q.put_timeout(1, Duration::from_secs(1)).unwrap();
+    /// assert!(q.put_timeout(2, Duration::from_millis(10)).is_err()); // full
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`put`](Self::put), and `Timeout` when the queue stayed full.
@@ -700,6 +814,16 @@ impl<T: Serialize> RedisQueue<T> {
     }
 
     /// Puts `item` if there is room now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 1)?;
+    /// q.try_put(1).unwrap();
+    /// assert_eq!(q.try_put(2).unwrap_err().into_inner(), 2); // full
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -767,6 +891,18 @@ impl<T: DeserializeOwned> RedisQueue<T> {
     /// Takes the next item, waiting until one comes or the queue is closed
     /// and drained. Drop the guard to acknowledge it.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// let item = q.get().unwrap();
+    /// assert_eq!(*item, 1);
+    /// drop(item); // acknowledged
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// `Closed`; `Decode` for an entry that was moved to the dead letters
@@ -778,6 +914,18 @@ impl<T: DeserializeOwned> RedisQueue<T> {
 
     /// Takes the next item, waiting at most `timeout`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// # use std::time::Duration;
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.get_timeout(Duration::from_secs(5)).unwrap().into_inner(), 1);
+    /// assert!(q.get_timeout(Duration::from_millis(10)).is_err()); // nothing came
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`get`](Self::get), and `Timeout`.
@@ -787,6 +935,17 @@ impl<T: DeserializeOwned> RedisQueue<T> {
     }
 
     /// Takes the next item if one is there now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// assert!(q.try_get().is_err()); // empty
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.try_get().unwrap().into_inner(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -1138,6 +1297,17 @@ impl<T> RedisItem<T> {
 
     /// Acknowledges now, and says whether Redis took it (a drop cannot).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// let value = q.get().unwrap().ack()?; // acknowledged, or an error to see
+    /// assert_eq!((value, q.unfinished()?), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Redis failed; the item comes back after the visibility timeout.
@@ -1151,6 +1321,18 @@ impl<T> RedisItem<T> {
     /// Hands the item back unacknowledged: the next get of any consumer
     /// takes it (before new items), and it counts as one more delivery
     /// towards `max_deliveries`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
+    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
+    /// q.put(1).unwrap();
+    /// q.get().unwrap().requeue()?;
+    /// let again = q.get().unwrap();
+    /// assert_eq!((*again, again.deliveries()), (1, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
