@@ -745,3 +745,22 @@ fn a_lost_connection_is_counted_and_the_queue_goes_on() {
     assert_eq!(q.stats().reconnects, 1);
     q.join_timeout(LONG).unwrap();
 }
+
+#[test]
+fn pool_consume_on_a_redis_that_goes_away_ends_with_the_reason() {
+    let Some(server) = server("pool_consume_on_a_redis_that_goes_away_ends_with_the_reason") else {
+        return;
+    };
+    let q = queue::<u64>(&server.url(), "gone", None);
+    let pool = workwise::Pool::io().max_workers(2).build().unwrap();
+    let loops = pool.consume(&q, 2, |_: u64| {});
+    q.put(1).unwrap();
+    q.join_timeout(LONG).unwrap();
+    drop(server); // the Redis is gone for good
+    for handle in loops {
+        let report = handle.wait().unwrap();
+        let why = report.stopped_by.expect("a loop that stopped says why");
+        assert!(why.contains("could not reach Redis"), "{why}");
+    }
+    std::mem::forget(q); // its drop would only try the dead server again
+}

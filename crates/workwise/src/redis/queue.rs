@@ -78,6 +78,10 @@ const REQUEUE_IDLE_MS: u64 = 1 << 40;
 /// the differences from the local queue: delivery is at least once, values
 /// are JSON, waits poll.
 ///
+/// Each handle is one consumer of the group; a clone is another. Dropping
+/// the last handle of a consumer that holds no item removes it from the
+/// group (one round trip).
+///
 /// # Examples
 ///
 /// ```
