@@ -482,6 +482,7 @@ fn child_process() {
             // delivered again to another consumer.
             let hold: usize = std::env::var("HOLD").map_or(0, |h| h.parse().unwrap());
             let mut held = Vec::new();
+            let _: () = redis::cmd("INCR").arg("consumers").query(&mut c).unwrap();
             loop {
                 match q.get() {
                     Ok(item) => {
@@ -545,6 +546,16 @@ fn four_producers_and_four_consumer_processes_do_each_item_once() {
             spawn_child(&url, "eo", "consumer", &hold)
         })
         .collect();
+    // Every consumer is up before the first item, so that the holder gets
+    // its items however slowly the processes start.
+    let mut c = raw(&url);
+    wait_until(LONG, "the consumers to start", || {
+        redis::cmd("GET")
+            .arg("consumers")
+            .query::<Option<u32>>(&mut c)
+            .unwrap()
+            == Some(4)
+    });
     let mut producers: Vec<_> = (0..4u64)
         .map(|p| {
             let vars = [
@@ -574,7 +585,6 @@ fn four_producers_and_four_consumer_processes_do_each_item_once() {
         [3, 0, 0, 0],
         "the holder exits with 3, the rest drain and exit 0"
     );
-    let mut c = raw(&url);
     let results: std::collections::HashMap<u64, u64> =
         redis::cmd("HGETALL").arg("results").query(&mut c).unwrap();
     let expected: std::collections::HashMap<u64, u64> = (0..4u64)
