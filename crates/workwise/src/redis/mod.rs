@@ -54,6 +54,7 @@
 //! Feature `redis` (default off).
 
 mod conn;
+mod item;
 mod queue;
 #[cfg(feature = "tokio")]
 mod queue_async;
@@ -62,7 +63,8 @@ mod scripts;
 mod server;
 
 pub use conn::RedisError;
-pub use queue::{RedisItem, RedisQueue, RedisQueueBuilder, RedisQueueStats};
+pub use item::RedisItem;
+pub use queue::{RedisQueue, RedisQueueBuilder, RedisQueueStats};
 pub use queue_error::{
     RedisDecodeError, RedisGetError, RedisGetTimeoutError, RedisJoinError, RedisPutError,
     RedisPutTimeoutError, RedisQueueBuildError, RedisTryGetError, RedisTryPutError,

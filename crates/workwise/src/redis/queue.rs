@@ -46,7 +46,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -56,6 +55,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::conn::Conn;
+use super::item::{Ack, RedisItem};
 use super::queue_error::{
     GetFail, PutFail, RedisDecodeError, RedisGetError, RedisGetTimeoutError, RedisJoinError,
     RedisPutError, RedisPutTimeoutError, RedisQueueBuildError, RedisTryGetError, RedisTryPutError,
@@ -64,11 +64,7 @@ use super::{scripts, RedisError};
 use crate::clock::deadline_after;
 
 /// The consumer group every handle of every queue joins.
-const GROUP: &str = "workwise";
-
-/// An idle time far above any visibility timeout: `requeue` sets it so the
-/// next getter claims the item at once.
-const REQUEUE_IDLE_MS: u64 = 1 << 40;
+pub(super) const GROUP: &str = "workwise";
 
 /// A bounded (or unbounded) queue in Redis whose items are done when
 /// acknowledged: the local [`Queue`](crate::Queue)'s contract across
@@ -102,8 +98,8 @@ pub struct RedisQueue<T> {
     _values: PhantomData<fn(T) -> T>,
 }
 
-struct Consumer {
-    name: String,
+pub(super) struct Consumer {
+    pub(super) name: String,
     /// Where this consumer's XAUTOCLAIM sweep goes on from (rule 3).
     cursor: Mutex<String>,
 }
@@ -128,10 +124,10 @@ impl Consumer {
     }
 }
 
-struct Shared {
+pub(super) struct Shared {
     conn: Conn,
     name: String,
-    stream: String,
+    pub(super) stream: String,
     dead: String,
     closed: String,
     capacity: Option<usize>,
@@ -144,22 +140,22 @@ struct Shared {
     take_script: redis::Script,
     bury_script: redis::Script,
     leave_script: redis::Script,
-    counters: Counters,
+    pub(super) counters: Counters,
 }
 
 #[derive(Default)]
-struct Counters {
+pub(super) struct Counters {
     put: AtomicU64,
     got: AtomicU64,
     acked: AtomicU64,
     redelivered: AtomicU64,
     dead_lettered: AtomicU64,
-    ack_failures: AtomicU64,
+    pub(super) ack_failures: AtomicU64,
     round_trips: AtomicU64,
     redis_nanos: AtomicU64,
 }
 
-fn bump(counter: &AtomicU64, by: u64) {
+pub(super) fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
 }
 
@@ -385,7 +381,7 @@ impl<T> fmt::Debug for RedisQueue<T> {
 
 impl Shared {
     /// A round trip, timed and counted.
-    fn call<R>(
+    pub(super) fn call<R>(
         &self,
         op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<R>,
     ) -> Result<R, RedisError> {
@@ -399,7 +395,7 @@ impl Shared {
         result
     }
 
-    fn ack(&self, id: &str) -> Result<(), RedisError> {
+    pub(super) fn ack(&self, id: &str) -> Result<(), RedisError> {
         self.call(|c| {
             self.ack_script
                 .key(&self.stream)
@@ -1225,162 +1221,5 @@ impl Backoff {
         std::thread::sleep(step);
         self.next = (self.next * 2).min(self.cap);
         true
-    }
-}
-
-/// An item taken from a [`RedisQueue`]: dropping it acknowledges it (also
-/// when unwinding from a panic), so it is done for every process.
-///
-/// If the process dies before, the item is redelivered to another consumer
-/// after the visibility timeout: handle it idempotently.
-///
-/// # Examples
-///
-/// ```
-/// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
-/// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
-/// q.put(vec![1, 2, 3]).unwrap();
-/// let item = q.get().unwrap();
-/// assert_eq!(item.len(), 3);
-/// assert_eq!(item.deliveries(), 1);
-/// let v: Vec<i32> = item.into_inner(); // acknowledged
-/// assert_eq!((v, q.unfinished()?), (vec![1, 2, 3], 0));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct RedisItem<T> {
-    value: T,
-    ack: Ack,
-}
-
-struct Ack {
-    shared: Arc<Shared>,
-    consumer: Arc<Consumer>,
-    id: String,
-    deliveries: u64,
-    armed: bool,
-}
-
-impl Drop for Ack {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        if let Err(err) = self.shared.ack(&self.id) {
-            bump(&self.shared.counters.ack_failures, 1);
-            #[cfg(feature = "tracing")]
-            tracing::warn!(target: "workwise::redis", id = %self.id, error = %err,
-                "could not acknowledge; the item comes back after the visibility timeout");
-            #[cfg(not(feature = "tracing"))]
-            eprintln!(
-                "workwise::redis: could not acknowledge entry {} ({err}); it comes back after \
-                 the visibility timeout",
-                self.id
-            );
-        }
-    }
-}
-
-impl<T> RedisItem<T> {
-    /// The stream entry's id.
-    pub fn id(&self) -> &str {
-        &self.ack.id
-    }
-
-    /// How many times the item was delivered, this time included (1 the
-    /// first time).
-    pub fn deliveries(&self) -> u64 {
-        self.ack.deliveries
-    }
-
-    /// Takes the value out and acknowledges the item.
-    pub fn into_inner(self) -> T {
-        let RedisItem { value, ack } = self;
-        drop(ack);
-        value
-    }
-
-    /// Acknowledges now, and says whether Redis took it (a drop cannot).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
-    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
-    /// q.put(1).unwrap();
-    /// let value = q.get().unwrap().ack()?; // acknowledged, or an error to see
-    /// assert_eq!((value, q.unfinished()?), (1, 0));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// Redis failed; the item comes back after the visibility timeout.
-    pub fn ack(self) -> Result<T, RedisError> {
-        let RedisItem { value, mut ack } = self;
-        ack.armed = false;
-        ack.shared.ack(&ack.id)?;
-        Ok(value)
-    }
-
-    /// Hands the item back unacknowledged: the next get of any consumer
-    /// takes it (before new items), and it counts as one more delivery
-    /// towards `max_deliveries`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # let Ok(server) = workwise::redis::LocalServer::start() else { return Ok(()) };
-    /// let q = workwise::redis::RedisQueue::bounded(&server.url(), "jobs", 8)?;
-    /// q.put(1).unwrap();
-    /// q.get().unwrap().requeue()?;
-    /// let again = q.get().unwrap();
-    /// assert_eq!((*again, again.deliveries()), (1, 2));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// Redis failed; the item still comes back, after the visibility
-    /// timeout.
-    pub fn requeue(self) -> Result<(), RedisError> {
-        let RedisItem { value, mut ack } = self;
-        drop(value);
-        ack.armed = false;
-        let s = &ack.shared;
-        s.call(|c| {
-            redis::cmd("XCLAIM")
-                .arg(&s.stream)
-                .arg(GROUP)
-                .arg(&ack.consumer.name)
-                .arg(0)
-                .arg(&ack.id)
-                .arg("IDLE")
-                .arg(REQUEUE_IDLE_MS)
-                .arg("JUSTID")
-                .query::<Value>(c)
-        })?;
-        Ok(())
-    }
-}
-
-impl<T> Deref for RedisItem<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T> DerefMut for RedisItem<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<T> fmt::Debug for RedisItem<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisItem")
-            .field("id", &self.ack.id)
-            .field("deliveries", &self.ack.deliveries)
-            .finish_non_exhaustive()
     }
 }

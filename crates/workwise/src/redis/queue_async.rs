@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::queue::{RedisItem, RedisQueue, Wait};
+use super::item::RedisItem;
+use super::queue::{RedisQueue, Wait};
 use super::queue_error::{GetFail, RedisGetError, RedisPutError};
 use super::RedisError;
 
