@@ -188,8 +188,8 @@ pub use pool::{
     TrySubmitError, MAX_HELP_DEPTH, MAX_THREADS,
 };
 pub use queue::{
-    ConsumerReport, GetError, GetTimeoutError, Item, JoinTimeoutError, OwnedItem, PutError,
-    PutTimeoutError, Queue, QueueBuildError, QueueStats, TryGetError, TryPutError,
+    ConsumeSource, ConsumerReport, GetError, GetTimeoutError, Item, JoinTimeoutError, OwnedItem,
+    PutError, PutTimeoutError, Queue, QueueBuildError, QueueStats, TryGetError, TryPutError,
 };
 pub use retry::{Delays, GaveUp, Retry, RetryBuildError, RetryBuilder, RetryError};
 pub use workload::{available_cores, Workload};

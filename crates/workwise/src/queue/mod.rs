@@ -89,7 +89,7 @@ use std::sync::{Arc as StdArc, Weak};
 
 use concurrent_queue::{PopError, PushError};
 
-pub use consume::ConsumerReport;
+pub use consume::{ConsumeSource, ConsumerReport};
 pub use error::{
     GetError, GetTimeoutError, JoinTimeoutError, PutError, PutTimeoutError, QueueBuildError,
     TryGetError, TryPutError,
