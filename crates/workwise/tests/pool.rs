@@ -624,6 +624,6 @@ fn chaos_mode_changes_no_result() {
     let pool = Pool::cpu().chaos(7).build().unwrap();
     let handles: Vec<_> = (0..500u64).map(|i| pool.submit(move || i * i)).collect();
     let sum: u64 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
-    assert_eq!(sum, (0..500u64).map(|i| i * i).sum());
+    assert_eq!(sum, (0..500u64).map(|i| i * i).sum::<u64>());
     assert_eq!(pool.stats().completed, 500);
 }
