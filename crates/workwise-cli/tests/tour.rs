@@ -16,13 +16,18 @@ fn workwise(args: &[&str]) -> Output {
 
 /// The scenarios a `--json` tour's stderr says it skipped (something
 /// they need, such as redis-server, is missing here), each said on
-/// stderr as `workwise tour: <scenario> skipped: <why>`.
+/// stderr as `workwise tour: <scenario> skipped: <why>`. With
+/// `WORKWISE_REQUIRE_REDIS` set (CI), a skip is a failure.
 fn skipped(stderr: &str) -> Vec<String> {
     stderr
         .lines()
         .filter_map(|l| l.strip_prefix("workwise tour: "))
         .filter_map(|l| l.split_once(" skipped: "))
         .map(|(name, why)| {
+            assert!(
+                std::env::var_os("WORKWISE_REQUIRE_REDIS").is_none(),
+                "WORKWISE_REQUIRE_REDIS is set but {name} was skipped: {why}"
+            );
             eprintln!("{name}: SKIPPED: {why}");
             name.to_owned()
         })
