@@ -18,9 +18,11 @@
 //!   `redis-server` of the tour's own ([`LocalServer`], started for the
 //!   scenario, stopped after it); the tour itself is the producer: it puts
 //!   the ids, then closes the queue. The sink is `HSETNX` on one Redis
-//!   hash. The first worker, once it has done a ninth of the items, takes
-//!   [`HOLD`] more without working on them, says which in a Redis key and
-//!   waits; the tour, polling that key, kills it with SIGKILL then. Its
+//!   hash. The first worker, once it has done a ninth of the items (or
+//!   sooner, should it start late: once every item is put and fewer than a
+//!   third of them are undone), takes [`HOLD`] more without working on them, says which in a
+//!   Redis key and waits; the tour, polling that key, kills it with SIGKILL
+//!   then. Its
 //!   items are redelivered to the other two after the visibility timeout
 //!   ([`VISIBILITY`]), and done: delivery is at least once.
 //!
@@ -339,6 +341,7 @@ fn redis_row(tour: &mut Tour, url: &str, n: u64, base: Duration) -> Result<Measu
     let _ = queue.close();
 
     let mut killed_holding = 0u64;
+    let mut victim_done = 0u64;
     let mut killed = false;
     loop {
         if !killed {
@@ -351,6 +354,9 @@ fn redis_row(tour: &mut Tour, url: &str, n: u64, base: Duration) -> Result<Measu
                 let _ = victim.child.kill(); // SIGKILL
                 let _ = victim.child.wait();
                 killed = true;
+                // `<items it did> <ids it holds, comma-separated>`
+                let (did, ids) = ids.split_once(' ').unwrap_or(("0", ""));
+                victim_done = did.parse().unwrap_or(0);
                 killed_holding = ids.split(',').filter(|s| !s.is_empty()).count() as u64;
             } else if let Ok(Some(status)) = victim.child.try_wait() {
                 killed = true;
@@ -418,7 +424,7 @@ fn redis_row(tour: &mut Tour, url: &str, n: u64, base: Duration) -> Result<Measu
     let first_failure = first_wrong.or_else(|| failures.first().cloned());
     let advice = format!(
         "{WORKERS} worker processes shared one RedisQueue; the first was killed (SIGKILL) \
-         holding {killed_holding} unacknowledged items after doing {hold_after}, and they came \
+         holding {killed_holding} unacknowledged items after doing {victim_done}, and they came \
          back to the others after the {} ms visibility timeout: redelivered {redelivered}, \
          done {done}, lost {lost}. Delivery is at least once: an item may be done twice, so \
          its effect is keyed by its id (HSETNX) and counted once. The survivors did \
@@ -454,8 +460,10 @@ fn redis_row(tour: &mut Tour, url: &str, n: u64, base: Duration) -> Result<Measu
 /// RedisQueue at `url`, recording each item's checksum with `HSETNX` and
 /// acknowledging it, until the queue is closed and drained; then prints
 /// its [`WorkerReport`]. With `hold_after`, once it has done that many
-/// items it takes [`HOLD`] more, sets the holding key to their ids and
-/// waits to be killed.
+/// items, or every item is put and fewer than a third are undone (it
+/// started late),
+/// it takes [`HOLD`] more, sets the holding key to its count and their ids
+/// and waits to be killed.
 pub(crate) fn worker(url: &str, hold_after: Option<u64>) -> ExitCode {
     let started = Instant::now();
     let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -475,8 +483,17 @@ pub(crate) fn worker(url: &str, hold_after: Option<u64>) -> ExitCode {
     };
     let mut done = 0u64;
     loop {
-        if hold_after == Some(done) {
-            return hold(&queue, &mut conn);
+        if let Some(after) = hold_after {
+            // Late: the producer is through (the queue is closed) and
+            // fewer than a third of the items are undone.
+            let late = || {
+                let undone = queue.len().unwrap_or(usize::MAX) as u64;
+                undone.saturating_mul(3) < after.saturating_mul(9)
+                    && queue.is_closed().unwrap_or(false)
+            };
+            if done >= after || late() {
+                return hold(&queue, &mut conn, done);
+            }
         }
         match queue.get() {
             Ok(item) => {
@@ -518,7 +535,7 @@ pub(crate) fn worker(url: &str, hold_after: Option<u64>) -> ExitCode {
 
 /// Takes [`HOLD`] items, says which in the holding key, and waits to be
 /// killed (ending by itself, a failure, only after [`DEADLINE`]).
-fn hold(queue: &RedisQueue<u64>, conn: &mut redis::Connection) -> ExitCode {
+fn hold(queue: &RedisQueue<u64>, conn: &mut redis::Connection, done: u64) -> ExitCode {
     let mut held = Vec::new();
     while held.len() < HOLD {
         match queue.get() {
@@ -531,14 +548,19 @@ fn hold(queue: &RedisQueue<u64>, conn: &mut redis::Connection) -> ExitCode {
         }
     }
     let ids: Vec<String> = held.iter().map(|i| i.to_string()).collect();
-    if !ids.is_empty() {
-        let set: Result<(), _> = redis::cmd("SET")
-            .arg(HOLDING)
-            .arg(ids.join(","))
-            .query(conn);
-        if let Err(e) = set {
-            eprintln!("workwise {WORKER_COMMAND}: cannot say what it holds: {e}");
-        }
+    if ids.is_empty() {
+        eprintln!(
+            "workwise {WORKER_COMMAND}: the queue was drained before this worker held an item"
+        );
+        return ExitCode::FAILURE;
+    }
+    let set: Result<(), _> = redis::cmd("SET")
+        .arg(HOLDING)
+        .arg(format!("{done} {}", ids.join(",")))
+        .query(conn);
+    if let Err(e) = set {
+        eprintln!("workwise {WORKER_COMMAND}: cannot say what it holds: {e}");
+        std::process::exit(1);
     }
     std::thread::sleep(DEADLINE);
     eprintln!("workwise {WORKER_COMMAND}: held {ids:?} for {DEADLINE:?} and was not killed");
