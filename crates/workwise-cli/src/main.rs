@@ -41,6 +41,17 @@ enum Command {
         /// How many of the scenario's tasks to run.
         tasks: usize,
     },
+
+    /// One worker process of the many machines scenario's `RedisQueue` row.
+    #[cfg(target_os = "linux")]
+    #[command(name = "machines-worker", hide = true)]
+    MachinesWorker {
+        /// The Redis server's URL.
+        url: String,
+        /// Hold items and wait to be killed once this many are done.
+        #[arg(long)]
+        hold_after: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +63,8 @@ fn main() -> ExitCode {
     match cli.command {
         #[cfg(target_os = "linux")]
         Command::CrashChild { tasks } => tour::crash::child(tasks),
+        #[cfg(target_os = "linux")]
+        Command::MachinesWorker { url, hold_after } => tour::machines::worker(&url, hold_after),
         Command::Tour(args) => match tour::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             // A reader that went away (`workwise tour --json | head -1`) is

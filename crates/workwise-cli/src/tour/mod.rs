@@ -27,6 +27,8 @@ mod files;
 mod images;
 mod info;
 mod items;
+#[cfg(target_os = "linux")]
+pub(crate) mod machines;
 mod memory;
 #[cfg(target_os = "linux")]
 mod processes;
@@ -63,6 +65,8 @@ const SCENARIOS: &[&ScenarioInfo] = &[
     &simple::INFO,
     #[cfg(target_os = "linux")]
     &crash::INFO,
+    #[cfg(target_os = "linux")]
+    &machines::INFO,
 ];
 
 /// Every task a worker process of the tour runs: the scenarios', and the
@@ -313,6 +317,20 @@ impl Tour {
     pub(crate) fn intro(&mut self, text: &str) -> Result<(), TourError> {
         if !self.json {
             writeln!(self.out, "\n{}: {text}", self.scenario.name)?;
+        }
+        Ok(())
+    }
+
+    /// Says why the scenario now running records no rows (something it
+    /// needs is missing on this machine): a line in the table, or with
+    /// `--json` a line on stderr (stdout carries rows only). Not an error
+    /// of the tour.
+    pub(crate) fn skip(&mut self, why: &str) -> Result<(), TourError> {
+        let name = self.scenario.name;
+        if self.json {
+            eprintln!("workwise tour: {name} skipped: {why}");
+        } else {
+            writeln!(self.out, "\n{name}: skipped: {why}")?;
         }
         Ok(())
     }
