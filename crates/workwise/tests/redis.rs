@@ -224,6 +224,40 @@ fn an_unacknowledged_item_comes_back_after_the_visibility_timeout() {
     b.join_timeout(LONG).unwrap();
 }
 
+/// Between sweeps a get reads new items with a plain XREADGROUP; the sweep
+/// for abandoned items still runs once per `poll`, so a dead consumer's
+/// item comes back even while new items never run out.
+#[test]
+fn an_abandoned_item_comes_back_while_new_items_keep_coming() {
+    let Some(server) = server("an_abandoned_item_comes_back_while_new_items_keep_coming") else {
+        return;
+    };
+    let a = quick_queue::<u32>(&server.url(), "busy", None);
+    let b = a.clone();
+    a.put(0).unwrap();
+    let first = a.get_timeout(LONG).unwrap();
+    let id = first.id().to_owned();
+    std::mem::forget(first); // as if `a` died holding it
+    let deadline = Instant::now() + LONG;
+    let mut next = 1;
+    loop {
+        // Keep new items waiting, so that a plain read always finds one.
+        while b.len().unwrap() < 4 {
+            b.put(next).unwrap();
+            next += 1;
+        }
+        let item = b.get_timeout(LONG).unwrap();
+        if item.id() == id {
+            assert_eq!((*item, item.deliveries()), (0, 2));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned item never came back"
+        );
+    }
+}
+
 #[test]
 fn an_item_delivered_more_than_max_deliveries_goes_to_the_dead_letters() {
     let Some(server) =

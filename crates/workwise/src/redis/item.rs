@@ -108,9 +108,11 @@ impl<T> RedisItem<T> {
         Ok(value)
     }
 
-    /// Hands the item back unacknowledged: the next get of any consumer
-    /// takes it (before new items), and it counts as one more delivery
-    /// towards `max_deliveries`.
+    /// Hands the item back unacknowledged: the next get of this handle
+    /// takes it before new items, another handle's get within its `poll`
+    /// (each consumer looks for handed-back and abandoned items at least
+    /// once per `poll`, and reads new items in between); it counts as one
+    /// more delivery towards `max_deliveries`.
     ///
     /// # Examples
     ///
@@ -145,6 +147,7 @@ impl<T> RedisItem<T> {
                 .arg("JUSTID")
                 .query::<Value>(c)
         })?;
+        ack.consumer.sweep_next();
         Ok(())
     }
 }

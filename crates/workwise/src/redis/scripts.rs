@@ -35,14 +35,6 @@ redis.call('XADD', KEYS[1], '*', 'v', ARGV[2])
 return 1
 ";
 
-/// `ACK`: KEYS = stream; ARGV = group, id. Acknowledge and delete in one
-/// step, so that XLEN counts exactly the undone items.
-pub(crate) const ACK: &str = r"
-local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-return n
-";
-
 /// `LEAVE`: KEYS = stream; ARGV = group, consumer. Removes the consumer
 /// from the group if it holds no item (removing one that holds items would
 /// drop them from the pending list, losing them). Returns 1 if removed.

@@ -123,7 +123,6 @@ impl<T> RedisQueueBuilder<T> {
             max_value_bytes: self.max_value_bytes,
             poll: self.poll.max(Duration::from_millis(1)),
             put_script: redis::Script::new(scripts::PUT),
-            ack_script: redis::Script::new(scripts::ACK),
             take_script: redis::Script::new(&scripts::take()),
             bury_script: redis::Script::new(&scripts::bury()),
             leave_script: redis::Script::new(scripts::LEAVE),

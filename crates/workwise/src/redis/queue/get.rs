@@ -100,6 +100,11 @@ impl<T: DeserializeOwned> RedisQueue<T> {
 
     fn get_inner(&self, wait: Wait) -> Result<RedisItem<T>, GetFail> {
         loop {
+            if !self.sweep_due() {
+                if let Some((id, payload)) = self.read_new().map_err(GetFail::Redis)? {
+                    return self.decode(id, payload, 1);
+                }
+            }
             match self.take().map_err(GetFail::Redis)? {
                 Took::Item {
                     id,
@@ -191,9 +196,36 @@ impl<T: DeserializeOwned> RedisQueue<T> {
         }
     }
 
+    /// Whether this consumer's next get must run `TAKE`: it never has, or
+    /// not within `poll` (rule 3).
+    fn sweep_due(&self) -> bool {
+        let swept = *self.me.swept.lock().unwrap_or_else(|p| p.into_inner());
+        swept.is_none_or(|at| at.elapsed() >= self.shared.poll)
+    }
+
+    /// A plain `XREADGROUP … COUNT 1` of one new entry, not blocking
+    /// (rule 3, between sweeps).
+    fn read_new(&self) -> Result<Option<Entry>, RedisError> {
+        let s = &*self.shared;
+        let reply: Value = s.call(|c| {
+            redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(GROUP)
+                .arg(&self.me.name)
+                .arg("COUNT")
+                .arg(1)
+                .arg("STREAMS")
+                .arg(&s.stream)
+                .arg(">")
+                .query(c)
+        })?;
+        first_entry(&reply)
+    }
+
     /// One `TAKE` (rule 3).
     fn take(&self) -> Result<Took, RedisError> {
         let s = &*self.shared;
+        *self.me.swept.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         let cursor = self
             .me
             .cursor
@@ -257,38 +289,44 @@ impl<T: DeserializeOwned> RedisQueue<T> {
                 .arg(">")
                 .query(c)
         })?;
-        // [[stream, [[id, [field, value, …]]]]], or nil on timeout.
-        let entry = match &reply {
-            Value::Nil => return Ok(None),
-            Value::Array(streams) => streams.first().and_then(|st| match st {
-                Value::Array(kv) => kv.get(1).and_then(|es| match es {
-                    Value::Array(es) => es.first(),
-                    _ => None,
-                }),
-                _ => None,
-            }),
-            Value::Map(streams) => streams.first().and_then(|(_, es)| match es {
+        first_entry(&reply)
+    }
+}
+
+/// The first entry of an `XREADGROUP` reply:
+/// `[[stream, [[id, [field, value, …]]]]]`, or nil when there is none.
+fn first_entry(reply: &Value) -> Result<Option<Entry>, RedisError> {
+    // [[stream, [[id, [field, value, …]]]]], or nil on timeout.
+    let entry = match reply {
+        Value::Nil => return Ok(None),
+        Value::Array(streams) => streams.first().and_then(|st| match st {
+            Value::Array(kv) => kv.get(1).and_then(|es| match es {
                 Value::Array(es) => es.first(),
                 _ => None,
             }),
             _ => None,
-        };
-        let Some(Value::Array(entry)) = entry else {
-            return Ok(None);
-        };
-        let id = entry
-            .first()
-            .and_then(as_string)
-            .ok_or_else(|| RedisError::Server(unexpected("XREADGROUP", &reply)))?;
-        let payload = match entry.get(1) {
-            Some(Value::Array(fields)) => fields
-                .chunks(2)
-                .find(|kv| as_bytes(&kv[0]).as_deref() == Some(b"v"))
-                .and_then(|kv| kv.get(1).and_then(as_bytes)),
+        }),
+        Value::Map(streams) => streams.first().and_then(|(_, es)| match es {
+            Value::Array(es) => es.first(),
             _ => None,
-        };
-        Ok(Some((id, payload)))
-    }
+        }),
+        _ => None,
+    };
+    let Some(Value::Array(entry)) = entry else {
+        return Ok(None);
+    };
+    let id = entry
+        .first()
+        .and_then(as_string)
+        .ok_or_else(|| RedisError::Server(unexpected("XREADGROUP", reply)))?;
+    let payload = match entry.get(1) {
+        Some(Value::Array(fields)) => fields
+            .chunks(2)
+            .find(|kv| as_bytes(&kv[0]).as_deref() == Some(b"v"))
+            .and_then(|kv| kv.get(1).and_then(as_bytes)),
+        _ => None,
+    };
+    Ok(Some((id, payload)))
 }
 
 fn report_skipped(err: &RedisDecodeError) {
