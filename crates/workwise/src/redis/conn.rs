@@ -227,16 +227,7 @@ mod tests {
     use crate::redis::LocalServer;
 
     fn server() -> Option<LocalServer> {
-        match LocalServer::start() {
-            Ok(server) => Some(server),
-            Err(err) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_some() => {
-                panic!("WORKWISE_REQUIRE_REDIS is set but {err}")
-            }
-            Err(err) => {
-                eprintln!("SKIPPED, no redis-server: {err}");
-                None
-            }
-        }
+        LocalServer::start_or_skip(module_path!()).expect("WORKWISE_REQUIRE_REDIS is set")
     }
 
     #[test]

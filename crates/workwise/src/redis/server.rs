@@ -123,6 +123,33 @@ impl LocalServer {
         Err(LocalServerError::NotReady(last))
     }
 
+    /// [`start`](LocalServer::start) for a test that needs a server: where
+    /// none can be started it prints `TEST: SKIPPED, no redis-server: why`
+    /// to stderr and returns `Ok(None)`, so that the test returns early and
+    /// says so; with the environment variable `WORKWISE_REQUIRE_REDIS` set
+    /// (CI sets it) that is the error instead, so a machine that should
+    /// run the test fails it rather than passing it silently.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let Some(server) = workwise::redis::LocalServer::start_or_skip("my_test")? else {
+    ///     return Ok(()); // skipped, and said so on stderr
+    /// };
+    /// assert!(server.url().starts_with("redis://127.0.0.1:"));
+    /// # Ok::<(), workwise::redis::LocalServerError>(())
+    /// ```
+    pub fn start_or_skip(test: &str) -> Result<Option<LocalServer>, LocalServerError> {
+        match LocalServer::start() {
+            Ok(server) => Ok(Some(server)),
+            Err(err) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_some() => Err(err),
+            Err(err) => {
+                eprintln!("{test}: SKIPPED, no redis-server: {err}");
+                Ok(None)
+            }
+        }
+    }
+
     /// The URL to connect to, `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)

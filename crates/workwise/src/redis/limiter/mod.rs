@@ -516,16 +516,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn server() -> Option<LocalServer> {
-        match LocalServer::start() {
-            Ok(server) => Some(server),
-            Err(err) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_some() => {
-                panic!("WORKWISE_REQUIRE_REDIS is set but {err}")
-            }
-            Err(err) => {
-                eprintln!("SKIPPED, no redis-server: {err}");
-                None
-            }
-        }
+        LocalServer::start_or_skip(module_path!()).expect("WORKWISE_REQUIRE_REDIS is set")
     }
 
     /// A time of day for the script's `now`: any whole second works, as a

@@ -1,10 +1,4 @@
-//! `workwise::redis::RedisRateLimiter` against a real `redis-server` of the
-//! test's own.
-//!
-//! Each test starts its own server on a free port. Where `redis-server`
-//! cannot be started the test prints why and returns; with
-//! `WORKWISE_REQUIRE_REDIS=1` (set by `.ci/run`) that is a failure instead,
-//! so CI never passes these tests silently.
+//! `RedisRateLimiter` against a real `redis-server` (see `main.rs`).
 //!
 //! The script's arithmetic against the local limiter, to the nanosecond on
 //! any sequence, is a unit test beside it (`src/redis/limiter/mod.rs`), where the
@@ -22,20 +16,7 @@ use workwise::redis::{
 };
 use workwise::RetryAfter;
 
-/// A server for one test, or `None` (with the reason printed) where none can
-/// be started and `WORKWISE_REQUIRE_REDIS` is not set.
-fn server(test: &str) -> Option<LocalServer> {
-    match LocalServer::start() {
-        Ok(server) => Some(server),
-        Err(err) if std::env::var_os("WORKWISE_REQUIRE_REDIS").is_some() => {
-            panic!("{test}: WORKWISE_REQUIRE_REDIS is set but {err}")
-        }
-        Err(err) => {
-            eprintln!("{test}: SKIPPED, no redis-server: {err}");
-            None
-        }
-    }
-}
+use super::server;
 
 /// One command over a plain socket (the tests need no client library), and
 /// the reply's text: `OK`, an integer, a bulk string, or `nil`.
@@ -178,7 +159,7 @@ fn four_processes_share_one_limit_within_2_percent() {
             Command::new(&exe)
                 .args([
                     "--exact",
-                    "child_takes_permits_from_the_shared_limit",
+                    "limiter::child_takes_permits_from_the_shared_limit",
                     "--nocapture",
                     "--test-threads=1",
                 ])
